@@ -1,0 +1,1 @@
+//! Shared helpers for the sockudo-ws benchmarks (criterion kernels live in `benches/`).

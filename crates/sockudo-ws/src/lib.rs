@@ -1,0 +1,32 @@
+//! sockudo-ws: an ultra-low-latency WebSocket library.
+//!
+//! This facade re-exports the layer crates: `ws-proto` (the sans-IO protocol core) and, with the
+//! `tokio-runtime` feature, `ws-tokio` (`WebSocketStream` over any tokio byte stream).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use ws_proto::{
+    Bytes, BytesMut, CloseCode, CloseReason, Compression, Config, ConfigBuilder, Connection, Error,
+    Fault, Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes,
+};
+
+/// The HTTP/1.1 upgrade handshake (sans-IO).
+pub mod handshake {
+    pub use ws_proto::handshake::*;
+}
+
+/// The extension hook (permessage-deflate plugs in here).
+pub mod extension {
+    pub use ws_proto::extension::*;
+}
+
+#[cfg(feature = "tokio-runtime")]
+pub use ws_tokio::{
+    Accept, Reject, ReuniteError, SplitReader, SplitWriter, WebSocketStream, accept, accept_with,
+    client, client_with, connect, reunite,
+};
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,254 @@
+//! Connection configuration: every limit, timer and buffer size in one place.
+
+use std::time::Duration;
+
+/// permessage-deflate (RFC 7692) mode.
+///
+/// The mode chooses how much memory compression may cost per connection; the compressor itself
+/// lives in `ws-deflate`. With [`Compression::Disabled`] the extension is never offered or
+/// accepted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Compression {
+    /// No compression (the default).
+    #[default]
+    Disabled,
+    /// One compressor per connection with context takeover: best ratio, most memory.
+    Dedicated,
+    /// No context takeover: one compressor per thread serves every connection.
+    Shared,
+    /// Shared, with the sliding window limited to 4 KiB (window bits 12).
+    Shared4KB,
+    /// Shared, with the sliding window limited to 8 KiB (window bits 13).
+    Shared8KB,
+    /// Shared, with the sliding window limited to 16 KiB (window bits 14).
+    Shared16KB,
+}
+
+impl Compression {
+    /// True unless [`Compression::Disabled`].
+    pub const fn is_enabled(self) -> bool {
+        !matches!(self, Compression::Disabled)
+    }
+}
+
+/// Configuration of one WebSocket connection. Build it with [`Config::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use ws_proto::{Compression, Config};
+///
+/// let config = Config::builder()
+///     .max_payload_length(1 << 20)
+///     .idle_timeout(Duration::from_secs(60))
+///     .compression(Compression::Disabled)
+///     .build();
+/// assert_eq!(config.max_message_size, 1 << 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// permessage-deflate mode. Default: [`Compression::Disabled`].
+    pub compression: Compression,
+    /// Largest message accepted (after decompression), in bytes. Default 64 MiB. Breaking it
+    /// closes with 1009.
+    pub max_message_size: usize,
+    /// Largest single frame accepted, in bytes. Default 16 MiB. Breaking it closes with 1009.
+    pub max_frame_size: usize,
+    /// Outgoing messages larger than this are sent as several frames. Default 16 MiB.
+    pub fragment_size: usize,
+    /// Close the connection when nothing arrives for this long. Default 120 s; zero disables.
+    pub idle_timeout: Duration,
+    /// Send a ping when nothing arrived for `ping_interval`. Default true.
+    pub auto_ping: bool,
+    /// Quiet time after which an automatic ping is sent. Default 30 s.
+    pub ping_interval: Duration,
+    /// How long to wait for anything (usually the pong) after an automatic ping before closing.
+    /// Default 30 s.
+    pub pong_timeout: Duration,
+    /// How long to wait for the peer's close frame after sending ours. Default 5 s.
+    pub close_timeout: Duration,
+    /// How long the opening handshake may take (used by the transports). Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Most bytes of unsent output held for a peer that does not read; beyond it the connection
+    /// fails. Default 1 MiB.
+    pub max_backpressure: usize,
+    /// Output buffered before `poll_ready` makes writers wait, and the size of the cork buffer
+    /// that batches small frames into one write. Default 16 KiB.
+    pub write_buffer_size: usize,
+    /// Initial (and resting) size of the read buffer; it grows for large frames and shrinks back.
+    /// Default 8 KiB.
+    pub read_buffer_size: usize,
+    /// Largest HTTP head (request or response) accepted in the opening handshake. Default 8 KiB.
+    pub max_handshake_header_bytes: usize,
+    /// Most header lines accepted in the opening handshake. Default 64.
+    pub max_handshake_headers: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            compression: Compression::Disabled,
+            max_message_size: 64 << 20,
+            max_frame_size: 16 << 20,
+            fragment_size: 16 << 20,
+            idle_timeout: Duration::from_secs(120),
+            auto_ping: true,
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(30),
+            close_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            max_backpressure: 1 << 20,
+            write_buffer_size: 16 << 10,
+            read_buffer_size: 8 << 10,
+            max_handshake_header_bytes: 8 << 10,
+            max_handshake_headers: 64,
+        }
+    }
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// uWebSockets' `WebSocketBehavior` defaults: 16 KiB max payload, 120 s idle timeout,
+    /// 64 KiB max backpressure, automatic pings, compression off.
+    pub fn uws_defaults() -> Self {
+        Config::builder()
+            .max_payload_length(16 << 10)
+            .idle_timeout(Duration::from_secs(120))
+            .max_backpressure(64 << 10)
+            .auto_ping(true)
+            .compression(Compression::Disabled)
+            .build()
+    }
+}
+
+/// Builder for [`Config`]; every method sets one field (see [`Config`] for meanings).
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+impl ConfigBuilder {
+    /// permessage-deflate mode.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.config.compression = compression;
+        self
+    }
+    /// Largest message accepted, in bytes (after decompression).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.config.max_message_size = bytes;
+        self
+    }
+    /// Largest payload accepted, as uWebSockets names it: sets `max_message_size`, and lowers
+    /// `max_frame_size` to it when the frame limit was larger.
+    pub fn max_payload_length(mut self, bytes: usize) -> Self {
+        self.config.max_message_size = bytes;
+        self.config.max_frame_size = self.config.max_frame_size.min(bytes);
+        self
+    }
+    /// Largest single frame accepted, in bytes.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.config.max_frame_size = bytes;
+        self
+    }
+    /// Outgoing messages above this size are fragmented. Values below 1 are treated as 1.
+    pub fn fragment_size(mut self, bytes: usize) -> Self {
+        self.config.fragment_size = bytes.max(1);
+        self
+    }
+    /// Idle timeout; `Duration::ZERO` disables it.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+    /// Whether to send pings automatically when the connection is quiet.
+    pub fn auto_ping(mut self, enabled: bool) -> Self {
+        self.config.auto_ping = enabled;
+        self
+    }
+    /// Quiet time before an automatic ping.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.ping_interval = interval;
+        self
+    }
+    /// Time allowed for an answer to an automatic ping.
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.config.pong_timeout = timeout;
+        self
+    }
+    /// Time allowed for the peer to answer our close frame.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
+        self
+    }
+    /// Time allowed for the opening handshake.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+    /// Most unsent output held for a slow reader.
+    pub fn max_backpressure(mut self, bytes: usize) -> Self {
+        self.config.max_backpressure = bytes;
+        self
+    }
+    /// Output buffered before writers wait; also the cork buffer size.
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.write_buffer_size = bytes;
+        self
+    }
+    /// Resting size of the read buffer.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.config.read_buffer_size = bytes.max(256);
+        self
+    }
+    /// Largest HTTP head in the opening handshake.
+    pub fn max_handshake_header_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_handshake_header_bytes = bytes;
+        self
+    }
+    /// Most header lines in the opening handshake.
+    pub fn max_handshake_headers(mut self, count: usize) -> Self {
+        self.config.max_handshake_headers = count;
+        self
+    }
+    /// The finished configuration.
+    pub fn build(self) -> Config {
+        self.config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        let c = Config::default();
+        assert_eq!(c.compression, Compression::Disabled);
+        assert_eq!(c.max_message_size, 64 * 1024 * 1024);
+        assert_eq!(c.max_frame_size, 16 * 1024 * 1024);
+        assert_eq!(c.idle_timeout, Duration::from_secs(120));
+        assert_eq!(c.max_backpressure, 1024 * 1024);
+        assert!(c.auto_ping);
+        assert_eq!(c.ping_interval, Duration::from_secs(30));
+        assert_eq!(c.write_buffer_size, 16 * 1024);
+    }
+
+    #[test]
+    fn uws_defaults() {
+        let c = Config::uws_defaults();
+        assert_eq!(c.max_message_size, 16 * 1024);
+        assert_eq!(c.max_frame_size, 16 * 1024);
+        assert_eq!(c.idle_timeout, Duration::from_secs(120));
+        assert_eq!(c.max_backpressure, 64 * 1024);
+        assert!(c.auto_ping);
+        assert_eq!(c.compression, Compression::Disabled);
+    }
+}

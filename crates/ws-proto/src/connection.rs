@@ -1,0 +1,857 @@
+//! The sans-IO connection state machine.
+//!
+//! A [`Connection`] owns the receive buffer, the output queue and the protocol state of one
+//! WebSocket, and nothing else: no socket, no runtime, no clock. A transport drives it:
+//!
+//! 1. read bytes into [`Connection::read_buf`] (or copy them in with [`Connection::feed`]) and
+//!    report the read with [`Connection::handle_read`];
+//! 2. take messages out with [`Connection::poll_message`] until it returns `Ok(None)`;
+//! 3. queue outgoing messages with [`Connection::send`];
+//! 4. write out what [`Connection::transmit_slices`] (or [`Connection::pop_transmit`]) offers
+//!    and report it with [`Connection::advance_transmit`];
+//! 5. sleep until [`Connection::poll_timeout`] and then call [`Connection::handle_timeout`].
+//!
+//! Once [`Connection::is_closed`] is true and the output is written, the transport closes the
+//! byte stream (the server first; a client waits for the server to do so until the deadline
+//! that `poll_timeout` still reports).
+//!
+//! ```
+//! use std::time::Instant;
+//! use ws_proto::{Config, Connection, Message, Role};
+//!
+//! let now = Instant::now();
+//! let mut client = Connection::new(Role::Client, Config::default(), now);
+//! let mut server = Connection::new(Role::Server, Config::default(), now);
+//!
+//! client.send(Message::from("hello")).unwrap();
+//! while let Some(bytes) = client.pop_transmit() {
+//!     server.feed(&bytes, now);
+//! }
+//! assert_eq!(server.poll_message().unwrap(), Some(Message::from("hello")));
+//! ```
+
+use crate::config::Config;
+use crate::error::{CloseCode, Error, ProtocolError, TimeoutKind};
+use crate::extension::Extension;
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use crate::mask_key::next_mask_key;
+use crate::message::{CloseReason, Message, Utf8Bytes};
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::time::Instant;
+use ws_simd::Utf8Validator;
+
+/// Which end of the connection this is. It decides masking: clients mask, servers do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The accepting end.
+    Server,
+    /// The connecting end.
+    Client,
+}
+
+/// Where the close handshake stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    CloseSent,
+    /// Both close frames were exchanged, or the connection failed: nothing more is read or sent.
+    /// The transport writes out what is queued and closes the byte stream.
+    Closed,
+}
+
+/// Payloads at or below this size are copied into the cork buffer; larger ones are queued as
+/// their own `Bytes` segment and written with vectored I/O, without a copy.
+const CORK_COPY_MAX: usize = 1024;
+
+/// A data frame whose header was read and whose payload is still arriving.
+#[derive(Debug, Clone, Copy)]
+struct FrameInProgress {
+    header: FrameHeader,
+    len: usize,
+    /// Payload bytes already unmasked in place (and fed to the UTF-8 validator when it applies).
+    processed: usize,
+}
+
+/// A data message being received.
+#[derive(Debug)]
+struct MessageInProgress {
+    text: bool,
+    /// The first frame carried the extension's RSV bits: payloads go through `decode`.
+    transformed: bool,
+    /// Fragments received so far (decoded when transformed); empty while the message is still
+    /// a single frame.
+    buf: BytesMut,
+    /// A message of more than one frame.
+    fragmented: bool,
+}
+
+/// Output waiting for the transport: frozen segments first, then the cork buffer.
+#[derive(Debug, Default)]
+struct Output {
+    segments: VecDeque<Bytes>,
+    cork: BytesMut,
+    buffered: usize,
+}
+
+impl Output {
+    fn freeze_cork(&mut self) {
+        if !self.cork.is_empty() {
+            self.segments.push_back(self.cork.split().freeze());
+        }
+    }
+}
+
+/// A sans-IO WebSocket connection (RFC 6455) for one role.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+    extension: Option<Box<dyn Extension>>,
+    ext_bits: u8,
+
+    rx: BytesMut,
+    frame: Option<FrameInProgress>,
+    message: Option<MessageInProgress>,
+    utf8: Utf8Validator,
+
+    out: Output,
+
+    /// Last time anything arrived (or the connection started).
+    last_recv: Instant,
+    /// Last `now` the transport told us.
+    now: Instant,
+    /// When an automatic ping went out and nothing has arrived since.
+    ping_sent: Option<Instant>,
+    /// Deadline of the close handshake (or, once closed, of waiting for the transport to end).
+    close_deadline: Option<Instant>,
+    /// A close frame went out and its deadline is armed at the next `handle_timeout`.
+    close_timer_unarmed: bool,
+    ping_counter: u32,
+    eof: bool,
+}
+
+impl Connection {
+    /// A connection whose opening handshake is complete.
+    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        Connection {
+            role,
+            rx: BytesMut::new(),
+            config,
+            state: State::Open,
+            extension: None,
+            ext_bits: 0,
+            frame: None,
+            message: None,
+            utf8: Utf8Validator::new(),
+            out: Output::default(),
+            last_recv: now,
+            now,
+            ping_sent: None,
+            close_deadline: None,
+            close_timer_unarmed: false,
+            ping_counter: 0,
+            eof: false,
+        }
+    }
+
+    /// Install the extension negotiated in the handshake (e.g. permessage-deflate).
+    pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
+        self.ext_bits = extension.rsv_bits() & 0x70;
+        self.extension = Some(extension);
+    }
+
+    /// The negotiated extension, if any.
+    pub fn extension(&self) -> Option<&dyn Extension> {
+        self.extension.as_deref()
+    }
+
+    /// This connection's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// True once nothing more will be read or sent (the queued output may still need writing).
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Receiving
+    // ------------------------------------------------------------------------------------------
+
+    /// The receive buffer, with room for the next read reserved. Append received bytes to it
+    /// (e.g. with `read_buf`), then call [`Connection::handle_read`].
+    ///
+    /// It holds `read_buffer_size` bytes of free room at rest, grows to hold a large frame whole
+    /// (never beyond `max_frame_size`, a limit checked before any of the payload is buffered),
+    /// and shrinks back once that frame is consumed.
+    pub fn read_buf(&mut self) -> &mut BytesMut {
+        let rest = self.config.read_buffer_size;
+        let want = match &self.frame {
+            Some(f) => (f.len - self.rx.len().min(f.len)).clamp(rest, f.len.max(rest)),
+            None => rest,
+        };
+        if self.rx.capacity() - self.rx.len() < want {
+            // Reclaims the space of consumed frames when their `Bytes` are gone, or allocates.
+            self.rx.reserve(want);
+            if self.rx.is_empty() && self.rx.capacity() > 4 * want {
+                // A large frame has gone through: give the memory back.
+                self.rx = BytesMut::with_capacity(want);
+            }
+        }
+        &mut self.rx
+    }
+
+    /// Report that `n` bytes were appended to [`Connection::read_buf`] at `now`. `n == 0` means
+    /// the peer closed the byte stream.
+    pub fn handle_read(&mut self, n: usize, now: Instant) {
+        self.now = now;
+        if n == 0 {
+            self.handle_eof();
+        } else {
+            self.last_recv = now;
+            self.ping_sent = None;
+        }
+    }
+
+    /// Copy received bytes in (for transports that own their buffers).
+    pub fn feed(&mut self, data: &[u8], now: Instant) {
+        if data.is_empty() {
+            return;
+        }
+        self.read_buf().extend_from_slice(data);
+        self.handle_read(data.len(), now);
+    }
+
+    /// The peer closed the byte stream. Messages already received are still delivered; then
+    /// [`Connection::poll_message`] reports [`Error::ConnectionReset`] unless the close
+    /// handshake was complete.
+    pub fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Bytes received but not yet turned into messages.
+    pub fn buffered_input(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// The next complete message from the received bytes.
+    ///
+    /// `Ok(None)` means more bytes are needed, or the connection is closed. Pings are answered
+    /// (a pong is queued) and still reported; a close frame is answered and reported as
+    /// [`Message::Close`], after which the connection is [`State::Closed`]. On an error the
+    /// matching close frame (1002, 1007, 1009, ...) is queued, the connection is closed, and
+    /// the error is returned once.
+    pub fn poll_message(&mut self) -> Result<Option<Message>, Error> {
+        if self.state == State::Closed {
+            return Ok(None);
+        }
+        match self.read_message() {
+            Ok(Some(m)) => Ok(Some(m)),
+            Ok(None) if self.eof && self.state != State::Closed => {
+                // The byte stream ended without a close handshake: nothing can be sent back.
+                self.frame = None;
+                self.message = None;
+                self.state = State::Closed;
+                Err(Error::ConnectionReset)
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.fail(&e);
+                Err(e)
+            }
+        }
+    }
+
+    fn read_message(&mut self) -> Result<Option<Message>, Error> {
+        loop {
+            let frame = match self.frame {
+                Some(f) => f,
+                None => match self.read_header()? {
+                    Some(f) => f,
+                    None => return Ok(None),
+                },
+            };
+            let avail = self.rx.len().min(frame.len);
+            if avail < frame.len {
+                self.process_partial(avail)?;
+                return Ok(None);
+            }
+            self.frame = None;
+            if let Some(m) = self.complete_frame(frame)? {
+                return Ok(Some(m));
+            }
+            if self.state == State::Closed {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Parse and check the next frame header. The payload of a frame that breaks a limit is
+    /// never buffered.
+    fn read_header(&mut self) -> Result<Option<FrameInProgress>, Error> {
+        let Some((header, header_len)) = FrameHeader::decode(&self.rx)? else {
+            return Ok(None);
+        };
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame.into()),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame.into()),
+            _ => {}
+        }
+        if header.rsv != 0 {
+            let allowed = match header.opcode {
+                OpCode::Text | OpCode::Binary => self.ext_bits,
+                _ => 0,
+            };
+            if header.rsv & !allowed != 0 {
+                return Err(ProtocolError::ReservedBits(header.rsv).into());
+            }
+        }
+        if header.payload_len > self.config.max_frame_size as u64 {
+            return Err(Error::FrameTooBig {
+                size: header.payload_len,
+                limit: self.config.max_frame_size,
+            });
+        }
+        let len = header.payload_len as usize;
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if self.message.is_some() {
+                    return Err(ProtocolError::ExpectedContinuation.into());
+                }
+                let transformed = header.rsv & self.ext_bits != 0;
+                if !transformed && len > self.config.max_message_size {
+                    return Err(Error::MessageTooBig {
+                        size: header.payload_len,
+                        limit: self.config.max_message_size,
+                    });
+                }
+                let text = header.opcode == OpCode::Text;
+                if text {
+                    self.utf8.reset();
+                }
+                self.message = Some(MessageInProgress {
+                    text,
+                    transformed,
+                    buf: BytesMut::new(),
+                    fragmented: !header.fin,
+                });
+            }
+            OpCode::Continuation => {
+                let Some(m) = &self.message else {
+                    return Err(ProtocolError::UnexpectedContinuation.into());
+                };
+                if !m.transformed && m.buf.len() + len > self.config.max_message_size {
+                    return Err(Error::MessageTooBig {
+                        size: (m.buf.len() + len) as u64,
+                        limit: self.config.max_message_size,
+                    });
+                }
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {}
+        }
+        self.rx.advance(header_len);
+        let frame = FrameInProgress {
+            header,
+            len,
+            processed: 0,
+        };
+        self.frame = Some(frame);
+        Ok(Some(frame))
+    }
+
+    /// Whether the current frame's payload is fed to the UTF-8 validator as it arrives.
+    fn validates_incrementally(&self, frame: &FrameInProgress) -> bool {
+        !frame.header.opcode.is_control()
+            && self
+                .message
+                .as_ref()
+                .is_some_and(|m| m.text && !m.transformed)
+    }
+
+    /// Part of a frame's payload is here: unmask it and, for text, validate it now, so invalid
+    /// UTF-8 fails as soon as it arrives rather than when the frame is complete.
+    fn process_partial(&mut self, avail: usize) -> Result<(), Error> {
+        let Some(mut frame) = self.frame else {
+            return Ok(());
+        };
+        if avail <= frame.processed {
+            return Ok(());
+        }
+        let new = frame.processed..avail;
+        if let Some(key) = frame.header.mask {
+            ws_simd::apply_mask_offset(&mut self.rx[new.clone()], key, frame.processed);
+        }
+        if self.validates_incrementally(&frame) {
+            self.utf8
+                .feed(&self.rx[new])
+                .map_err(|_| Error::InvalidUtf8)?;
+        }
+        frame.processed = avail;
+        self.frame = Some(frame);
+        Ok(())
+    }
+
+    /// A whole frame's payload is in `rx`: consume it.
+    fn complete_frame(&mut self, frame: FrameInProgress) -> Result<Option<Message>, Error> {
+        if let Some(key) = frame.header.mask {
+            ws_simd::apply_mask_offset(
+                &mut self.rx[frame.processed..frame.len],
+                key,
+                frame.processed,
+            );
+        }
+        let payload = self.rx.split_to(frame.len).freeze();
+        match frame.header.opcode {
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => self.data_frame(frame, payload),
+            OpCode::Ping => {
+                if self.state == State::Open {
+                    self.check_backpressure()?;
+                    self.queue_frame(OpCode::Pong, 0, &payload, true);
+                }
+                Ok(Some(Message::Ping(payload)))
+            }
+            OpCode::Pong => Ok(Some(Message::Pong(payload))),
+            OpCode::Close => self.close_frame(payload).map(Some),
+        }
+    }
+
+    fn data_frame(
+        &mut self,
+        frame: FrameInProgress,
+        payload: Bytes,
+    ) -> Result<Option<Message>, Error> {
+        let fin = frame.header.fin;
+        let Some(mut m) = self.message.take() else {
+            return Err(ProtocolError::UnexpectedContinuation.into());
+        };
+        if m.transformed {
+            let limit = self.config.max_message_size;
+            let before = m.buf.len();
+            let Some(ext) = self.extension.as_mut() else {
+                return Err(ProtocolError::ReservedBits(frame.header.rsv).into());
+            };
+            ext.decode(&payload, fin, &mut m.buf, limit)?;
+            if m.buf.len() > limit {
+                return Err(Error::MessageTooBig {
+                    size: m.buf.len() as u64,
+                    limit,
+                });
+            }
+            if m.text {
+                self.utf8
+                    .feed(&m.buf[before..])
+                    .map_err(|_| Error::InvalidUtf8)?;
+            }
+        } else if m.text && (m.fragmented || frame.processed > 0) {
+            // Fed piecewise: validate what has not been seen yet.
+            let seen = frame.processed;
+            self.utf8
+                .feed(&payload[seen..])
+                .map_err(|_| Error::InvalidUtf8)?;
+        }
+
+        if !fin {
+            if !m.transformed {
+                m.buf.extend_from_slice(&payload);
+            }
+            m.fragmented = true;
+            self.message = Some(m);
+            return Ok(None);
+        }
+
+        // The message is complete.
+        let data = if m.transformed || m.fragmented {
+            if !m.transformed {
+                m.buf.extend_from_slice(&payload);
+            }
+            m.buf.freeze()
+        } else {
+            payload
+        };
+        if !m.text {
+            return Ok(Some(Message::Binary(data)));
+        }
+        if m.transformed || m.fragmented || frame.processed > 0 {
+            self.utf8.finish().map_err(|_| Error::InvalidUtf8)?;
+        }
+        // One validation for a text frame that arrived whole; a second (cheap, SIMD) pass for
+        // one validated piecewise, as turning bytes into a `&str` needs its own proof.
+        match Utf8Bytes::try_from_bytes(data) {
+            Ok(text) => Ok(Some(Message::Text(text))),
+            Err(_) => Err(Error::InvalidUtf8),
+        }
+    }
+
+    fn close_frame(&mut self, payload: Bytes) -> Result<Message, Error> {
+        let reason = match payload.len() {
+            0 => None,
+            1 => return Err(ProtocolError::InvalidClosePayload.into()),
+            _ => {
+                let code = CloseCode(u16::from_be_bytes([payload[0], payload[1]]));
+                if !code.is_sendable() {
+                    return Err(ProtocolError::InvalidCloseCode(code.0).into());
+                }
+                let reason = Utf8Bytes::try_from_bytes(payload.slice(2..))
+                    .map_err(|_| Error::InvalidUtf8)?;
+                Some(CloseReason { code, reason })
+            }
+        };
+        if self.state == State::Open {
+            // Echo the status code (without the reason), as RFC 6455 section 5.5.1 suggests.
+            let echo = match &reason {
+                Some(r) => Bytes::copy_from_slice(&r.code.0.to_be_bytes()),
+                None => Bytes::new(),
+            };
+            self.queue_frame(OpCode::Close, 0, &echo, true);
+        }
+        self.enter_closed();
+        Ok(Message::Close(reason))
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Sending
+    // ------------------------------------------------------------------------------------------
+
+    /// Queue a message for sending.
+    ///
+    /// Data messages above `fragment_size` are split into frames; the extension, if any,
+    /// encodes data messages first. [`Message::Close`] starts (or answers) the close handshake;
+    /// its code must be sendable and its reason at most 123 bytes. Pings and pongs carry at
+    /// most 125 bytes.
+    ///
+    /// Fails with [`Error::ConnectionClosed`] after a close frame was sent, and with
+    /// [`Error::Backpressure`] when more than `max_backpressure` bytes are already queued (the
+    /// peer is not reading); that error closes the connection.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        if self.state != State::Open {
+            return Err(Error::ConnectionClosed);
+        }
+        match message {
+            Message::Text(t) => self.send_data(OpCode::Text, t.into_bytes()),
+            Message::Binary(b) => self.send_data(OpCode::Binary, b),
+            Message::Ping(p) => self.send_control(OpCode::Ping, p),
+            Message::Pong(p) => self.send_control(OpCode::Pong, p),
+            Message::Close(reason) => self.close(reason),
+        }
+    }
+
+    fn send_data(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
+        if let Err(e) = self.check_backpressure() {
+            self.fail(&e);
+            return Err(e);
+        }
+        let (rsv, payload) = match self.extension.as_mut() {
+            Some(ext) => match ext.encode(&payload, opcode == OpCode::Text) {
+                Ok(encoded) => encoded,
+                Err(e) => {
+                    let e = Error::Extension(e);
+                    self.fail(&e);
+                    return Err(e);
+                }
+            },
+            None => (0, payload),
+        };
+        let max = self.config.fragment_size.max(1);
+        if payload.len() <= max {
+            self.queue_frame(opcode, rsv, &payload, true);
+            return Ok(());
+        }
+        let mut offset = 0;
+        let mut op = opcode;
+        let mut rsv = rsv;
+        while offset < payload.len() {
+            let end = (offset + max).min(payload.len());
+            self.queue_frame(op, rsv, &payload.slice(offset..end), end == payload.len());
+            op = OpCode::Continuation;
+            rsv = 0;
+            offset = end;
+        }
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
+        if payload.len() > 125 {
+            return Err(Error::InvalidInput("control frame payload over 125 bytes"));
+        }
+        if let Err(e) = self.check_backpressure() {
+            self.fail(&e);
+            return Err(e);
+        }
+        self.queue_frame(opcode, 0, &payload, true);
+        Ok(())
+    }
+
+    /// Start the close handshake (or do nothing if a close frame already went out).
+    ///
+    /// `None` sends a close frame without a status code. The close timer starts at the next
+    /// [`Connection::handle_timeout`], which [`Connection::poll_timeout`] asks for at once.
+    pub fn close(&mut self, reason: Option<CloseReason>) -> Result<(), Error> {
+        if self.state != State::Open {
+            return Ok(());
+        }
+        let mut payload = BytesMut::new();
+        if let Some(r) = &reason {
+            if !r.code.is_sendable() {
+                return Err(Error::InvalidInput("close code may not be sent"));
+            }
+            if r.reason.len() > 123 {
+                return Err(Error::InvalidInput("close reason over 123 bytes"));
+            }
+            payload.extend_from_slice(&r.code.0.to_be_bytes());
+            payload.extend_from_slice(r.reason.as_bytes());
+        }
+        self.queue_frame(OpCode::Close, 0, &payload.freeze(), true);
+        self.state = State::CloseSent;
+        self.close_timer_unarmed = true;
+        Ok(())
+    }
+
+    fn check_backpressure(&self) -> Result<(), Error> {
+        if self.out.buffered > self.config.max_backpressure {
+            return Err(Error::Backpressure {
+                buffered: self.out.buffered,
+                limit: self.config.max_backpressure,
+            });
+        }
+        Ok(())
+    }
+
+    /// Append one frame to the output.
+    fn queue_frame(&mut self, opcode: OpCode, rsv: u8, payload: &Bytes, fin: bool) {
+        let mask = match self.role {
+            Role::Client => Some(next_mask_key()),
+            Role::Server => None,
+        };
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode_to_array(&mut head);
+        let out = &mut self.out;
+        out.buffered += head_len + payload.len();
+        match mask {
+            Some(key) => {
+                // Masking needs its own bytes: mask while copying, in one pass.
+                out.cork.reserve(head_len + payload.len());
+                out.cork.extend_from_slice(&head[..head_len]);
+                let start = out.cork.len();
+                out.cork.resize(start + payload.len(), 0);
+                ws_simd::copy_and_mask(&mut out.cork[start..], payload, key, 0);
+            }
+            None if payload.len() <= CORK_COPY_MAX => {
+                out.cork.reserve(head_len + payload.len());
+                out.cork.extend_from_slice(&head[..head_len]);
+                out.cork.extend_from_slice(payload);
+            }
+            None => {
+                out.cork.extend_from_slice(&head[..head_len]);
+                out.freeze_cork();
+                out.segments.push_back(payload.clone());
+            }
+        }
+    }
+
+    /// Bytes queued for writing.
+    pub fn buffered_output(&self) -> usize {
+        self.out.buffered
+    }
+
+    /// True when there is output to write.
+    pub fn wants_write(&self) -> bool {
+        self.out.buffered > 0
+    }
+
+    /// Fill `dst` with the queued output in order, for a vectored write; returns how many
+    /// slices were filled. Report what was written with [`Connection::advance_transmit`].
+    pub fn transmit_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for seg in &self.out.segments {
+            if n == dst.len() {
+                return n;
+            }
+            dst[n] = IoSlice::new(seg);
+            n += 1;
+        }
+        if n < dst.len() && !self.out.cork.is_empty() {
+            dst[n] = IoSlice::new(&self.out.cork);
+            n += 1;
+        }
+        n
+    }
+
+    /// The first queued chunk of output (borrowed), for transports that write one buffer.
+    pub fn transmit_chunk(&self) -> &[u8] {
+        match self.out.segments.front() {
+            Some(seg) => seg,
+            None => &self.out.cork,
+        }
+    }
+
+    /// `n` bytes of the queued output were written.
+    pub fn advance_transmit(&mut self, mut n: usize) {
+        let out = &mut self.out;
+        debug_assert!(n <= out.buffered);
+        n = n.min(out.buffered);
+        out.buffered -= n;
+        while n > 0 {
+            match out.segments.front_mut() {
+                Some(seg) if seg.len() <= n => {
+                    n -= seg.len();
+                    out.segments.pop_front();
+                }
+                Some(seg) => {
+                    seg.advance(n);
+                    n = 0;
+                }
+                None => {
+                    out.cork.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        if out.buffered == 0 {
+            out.cork.clear();
+            if out.cork.capacity() > 4 * self.config.write_buffer_size.max(CORK_COPY_MAX) {
+                out.cork = BytesMut::new();
+            }
+        }
+    }
+
+    /// Take the next chunk of output as an owned buffer (for completion-based transports that
+    /// must own what they write). Returns `None` when nothing is queued.
+    pub fn pop_transmit(&mut self) -> Option<Bytes> {
+        let chunk = match self.out.segments.pop_front() {
+            Some(seg) => seg,
+            None if !self.out.cork.is_empty() => self.out.cork.split().freeze(),
+            None => return None,
+        };
+        self.out.buffered -= chunk.len();
+        Some(chunk)
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Time
+    // ------------------------------------------------------------------------------------------
+
+    /// The next instant at which [`Connection::handle_timeout`] must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.close_timer_unarmed {
+            // Arm it at once: the transport calls `handle_timeout` with the current time.
+            return Some(self.now);
+        }
+        match self.state {
+            State::Open => {
+                let mut next = None;
+                let idle = self.config.idle_timeout;
+                if !idle.is_zero() {
+                    next = Some(self.last_recv + idle);
+                }
+                if self.config.auto_ping && !self.config.ping_interval.is_zero() {
+                    let ping = match self.ping_sent {
+                        Some(sent) => sent + self.config.pong_timeout,
+                        None => self.last_recv + self.config.ping_interval,
+                    };
+                    next = Some(next.map_or(ping, |n: Instant| n.min(ping)));
+                }
+                next
+            }
+            State::CloseSent | State::Closed => self.close_deadline,
+        }
+    }
+
+    /// Handle the deadlines that have passed at `now`: send an automatic ping, or fail the
+    /// connection on an idle, pong or close-handshake timeout (the error is returned here and
+    /// the matching close frame, if any, is queued).
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        self.now = now;
+        if self.close_timer_unarmed {
+            self.close_timer_unarmed = false;
+            self.close_deadline = Some(now + self.config.close_timeout);
+        }
+        match self.state {
+            State::Open => {
+                let idle = self.config.idle_timeout;
+                if !idle.is_zero() && now >= self.last_recv + idle {
+                    let e = Error::Timeout(TimeoutKind::Idle);
+                    self.fail(&e);
+                    return Err(e);
+                }
+                if self.config.auto_ping && !self.config.ping_interval.is_zero() {
+                    match self.ping_sent {
+                        Some(sent) if now >= sent + self.config.pong_timeout => {
+                            let e = Error::Timeout(TimeoutKind::Pong);
+                            self.fail(&e);
+                            return Err(e);
+                        }
+                        None if now >= self.last_recv + self.config.ping_interval => {
+                            self.ping_counter = self.ping_counter.wrapping_add(1);
+                            let payload = Bytes::copy_from_slice(&self.ping_counter.to_be_bytes());
+                            self.send_control(OpCode::Ping, payload)?;
+                            self.ping_sent = Some(now);
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            State::CloseSent | State::Closed => match self.close_deadline {
+                Some(deadline) if now >= deadline => {
+                    self.close_deadline = None;
+                    let was_open = self.state == State::CloseSent;
+                    self.state = State::Closed;
+                    if was_open || !self.eof {
+                        Err(Error::Timeout(TimeoutKind::Close))
+                    } else {
+                        Ok(())
+                    }
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+
+    /// Fail the connection: queue the error's close frame (when the handshake allows one) and
+    /// close.
+    fn fail(&mut self, e: &Error) {
+        if self.state == State::Open
+            && let Some(code) = e.close_code()
+        {
+            let payload = Bytes::copy_from_slice(&code.0.to_be_bytes());
+            self.queue_frame(OpCode::Close, 0, &payload, true);
+        }
+        self.frame = None;
+        self.message = None;
+        self.enter_closed();
+    }
+
+    fn enter_closed(&mut self) {
+        if self.state != State::Closed {
+            self.state = State::Closed;
+            // The transport keeps the byte stream at most this long after the close.
+            self.close_timer_unarmed = true;
+        }
+    }
+}

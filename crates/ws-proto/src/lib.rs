@@ -1,0 +1,36 @@
+//! The sans-IO core of sockudo-ws: RFC 6455 frames, messages, the close handshake, limits,
+//! the HTTP/1.1 upgrade handshake and the extension hook.
+//!
+//! Nothing here does I/O, spawns a task or reads a clock. Bytes and the current time go in;
+//! messages, bytes to write and the next deadline come out, as in `quinn-proto`. Any runtime
+//! can drive it: `ws-tokio` does so over `AsyncRead + AsyncWrite`, and the HTTP/2, HTTP/3 and
+//! io_uring transports are only other byte pipes under the same [`Connection`].
+//!
+//! Buffers are owned: received bytes go into a `BytesMut` the connection owns, and messages
+//! come out as `Bytes` slices of it (no copy; text is unmasked and UTF-8-checked in place).
+//! Output is a queue of `Bytes`, so a completion-based transport never has to lend a buffer
+//! across an await.
+//!
+//! Every size, count and wait the peer controls has a limit in [`Config`]; breaking one closes
+//! the connection with the right code (1002, 1007, 1009, ...) and a typed [`Error`] that says
+//! whose fault it was ([`Fault`]).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+mod connection;
+pub mod error;
+pub mod extension;
+pub mod frame;
+pub mod handshake;
+mod mask_key;
+pub mod message;
+
+pub use config::{Compression, Config, ConfigBuilder};
+pub use connection::{Connection, Role, State};
+pub use error::{CloseCode, Error, Fault, ProtocolError, TimeoutKind};
+pub use extension::{Extension, ExtensionNegotiator};
+pub use message::{CloseReason, Message, Utf8Bytes};
+
+/// Re-exported so users of [`Message`] need no direct dependency on `bytes`.
+pub use bytes::{Bytes, BytesMut};

@@ -1,0 +1,752 @@
+//! The connection state machine against a scripted peer and against itself.
+
+mod support;
+
+use proptest::prelude::*;
+use std::time::Duration;
+use support::{Pair, RawFrame, Scripted, parse_frames};
+use ws_proto::{
+    Bytes, CloseCode, CloseReason, Config, Connection, Error, Fault, Message, ProtocolError, Role,
+    State, TimeoutKind,
+};
+
+fn ok(events: Vec<Result<Message, Error>>) -> Vec<Message> {
+    events.into_iter().map(|e| e.expect("no error")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 6455 section 5.7, byte for byte
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rfc_5_7_single_frame_unmasked_text() {
+    let mut c = Scripted::new(Role::Client);
+    let ev = c.recv_bytes(&[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert_eq!(ok(ev), vec![Message::from("Hello")]);
+}
+
+#[test]
+fn rfc_5_7_single_frame_masked_text() {
+    let mut s = Scripted::new(Role::Server);
+    let ev = s.recv_bytes(&[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ]);
+    assert_eq!(ok(ev), vec![Message::from("Hello")]);
+}
+
+#[test]
+fn rfc_5_7_fragmented_unmasked_text() {
+    let mut c = Scripted::new(Role::Client);
+    assert!(c.recv_bytes(&[0x01, 0x03, 0x48, 0x65, 0x6c]).is_empty());
+    let ev = c.recv_bytes(&[0x80, 0x02, 0x6c, 0x6f]);
+    assert_eq!(ok(ev), vec![Message::from("Hello")]);
+}
+
+#[test]
+fn rfc_5_7_ping_and_masked_pong() {
+    let mut c = Scripted::new(Role::Client);
+    let ev = c.recv_bytes(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert_eq!(ok(ev), vec![Message::Ping(Bytes::from_static(b"Hello"))]);
+    // The automatic answer: a masked pong with the same payload.
+    let sent = c.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].opcode, 0xa);
+    assert_eq!(sent[0].payload, b"Hello");
+
+    let mut s = Scripted::new(Role::Server);
+    let ev = s.recv_bytes(&[
+        0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ]);
+    assert_eq!(ok(ev), vec![Message::Pong(Bytes::from_static(b"Hello"))]);
+}
+
+#[test]
+fn rfc_5_7_binary_lengths_16_and_64_bit() {
+    let mut c = Scripted::new(Role::Client);
+    let mut f = vec![0x82, 0x7e, 0x01, 0x00];
+    f.extend(std::iter::repeat_n(0xab, 256));
+    let ev = ok(c.recv_bytes(&f));
+    assert_eq!(ev, vec![Message::Binary(vec![0xab; 256].into())]);
+
+    let mut f = vec![0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00];
+    f.extend(std::iter::repeat_n(0xcd, 65536));
+    let ev = ok(c.recv_bytes(&f));
+    assert_eq!(ev, vec![Message::Binary(vec![0xcd; 65536].into())]);
+}
+
+#[test]
+fn server_encodes_rfc_examples_exactly() {
+    let mut s = Scripted::new(Role::Server);
+    s.conn.send(Message::from("Hello")).unwrap();
+    s.conn.send(Message::Binary(vec![7; 256].into())).unwrap();
+    s.conn.send(Message::Binary(vec![9; 65536].into())).unwrap();
+    let mut bytes = Vec::new();
+    while let Some(b) = s.conn.pop_transmit() {
+        bytes.extend_from_slice(&b);
+    }
+    assert_eq!(&bytes[..7], &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert_eq!(&bytes[7..11], &[0x82, 0x7e, 0x01, 0x00]);
+    assert_eq!(
+        &bytes[11 + 256..11 + 256 + 10],
+        &[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]
+    );
+    assert_eq!(bytes.len(), 7 + 4 + 256 + 10 + 65536);
+}
+
+#[test]
+fn client_masks_every_frame_with_fresh_keys() {
+    let mut c = Scripted::new(Role::Client);
+    for _ in 0..8 {
+        c.conn.send(Message::from("Hello")).unwrap();
+    }
+    let frames = c.sent();
+    assert_eq!(frames.len(), 8);
+    let keys: std::collections::HashSet<_> = frames.iter().map(|f| f.mask.unwrap()).collect();
+    assert!(keys.len() >= 7, "masking keys repeat: {keys:?}");
+    assert!(frames.iter().all(|f| f.payload == b"Hello"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protocol violations: each one its close code and typed error
+// ---------------------------------------------------------------------------------------------
+
+fn violation(role: Role, config: Config, frames: &[RawFrame], raw: bool) -> (Error, Scripted) {
+    let mut s = Scripted::with_config(role, config);
+    let events = if raw {
+        let mut bytes = Vec::new();
+        for f in frames {
+            bytes.extend(f.bytes());
+        }
+        s.recv_bytes(&bytes)
+    } else {
+        s.recv(frames)
+    };
+    let err = events
+        .into_iter()
+        .find_map(|e| e.err())
+        .expect("the connection must fail");
+    (err, s)
+}
+
+fn expect_violation(role: Role, frames: &[RawFrame], code: u16, check: impl Fn(&Error) -> bool) {
+    let (err, mut s) = violation(role, Config::default(), frames, false);
+    assert!(check(&err), "unexpected error {err:?}");
+    assert_eq!(err.close_code(), Some(CloseCode(code)));
+    assert_eq!(err.fault(), Fault::Peer);
+    s.expect_close_sent(code);
+    // Once failed it stays closed and sends nothing more.
+    assert!(s.recv(&[RawFrame::text("more")]).is_empty());
+    assert!(matches!(
+        s.conn.send(Message::from("x")),
+        Err(Error::ConnectionClosed)
+    ));
+}
+
+#[test]
+fn reserved_opcodes_fail_with_1002() {
+    for op in [3u8, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf] {
+        for role in [Role::Server, Role::Client] {
+            expect_violation(
+                role,
+                &[RawFrame::new(op, b"x")],
+                1002,
+                |e| matches!(e, Error::Protocol(ProtocolError::ReservedOpcode(o)) if *o == op),
+            );
+        }
+    }
+}
+
+#[test]
+fn rsv_bits_without_extension_fail_with_1002() {
+    for rsv in [0x40u8, 0x20, 0x10, 0x70] {
+        expect_violation(Role::Server, &[RawFrame::text("x").rsv(rsv)], 1002, |e| {
+            matches!(e, Error::Protocol(ProtocolError::ReservedBits(_)))
+        });
+        expect_violation(Role::Server, &[RawFrame::ping("x").rsv(rsv)], 1002, |e| {
+            matches!(e, Error::Protocol(ProtocolError::ReservedBits(_)))
+        });
+    }
+}
+
+#[test]
+fn masking_rules_by_role() {
+    let (err, mut s) = violation(
+        Role::Server,
+        Config::default(),
+        &[RawFrame::text("plain")],
+        true,
+    );
+    assert!(matches!(err, Error::Protocol(ProtocolError::UnmaskedFrame)));
+    s.expect_close_sent(1002);
+
+    let (err, mut c) = violation(
+        Role::Client,
+        Config::default(),
+        &[RawFrame::text("masked").masked([1, 2, 3, 4])],
+        true,
+    );
+    assert!(matches!(err, Error::Protocol(ProtocolError::MaskedFrame)));
+    c.expect_close_sent(1002);
+}
+
+#[test]
+fn control_frame_rules() {
+    expect_violation(Role::Server, &[RawFrame::ping(vec![0u8; 126])], 1002, |e| {
+        matches!(e, Error::Protocol(ProtocolError::ControlFrameTooLong(126)))
+    });
+    expect_violation(
+        Role::Client,
+        &[RawFrame::pong(b"x").fin(false)],
+        1002,
+        |e| matches!(e, Error::Protocol(ProtocolError::FragmentedControlFrame)),
+    );
+    expect_violation(
+        Role::Server,
+        &[RawFrame::close(1000, b"").fin(false)],
+        1002,
+        |e| matches!(e, Error::Protocol(ProtocolError::FragmentedControlFrame)),
+    );
+    // 125 bytes is fine.
+    let mut s = Scripted::new(Role::Server);
+    let ev = ok(s.recv(&[RawFrame::ping(vec![1u8; 125])]));
+    assert_eq!(ev.len(), 1);
+}
+
+#[test]
+fn fragmentation_rules() {
+    expect_violation(Role::Server, &[RawFrame::cont("x")], 1002, |e| {
+        matches!(e, Error::Protocol(ProtocolError::UnexpectedContinuation))
+    });
+    expect_violation(
+        Role::Server,
+        &[RawFrame::text("a").fin(false), RawFrame::text("b")],
+        1002,
+        |e| matches!(e, Error::Protocol(ProtocolError::ExpectedContinuation)),
+    );
+    expect_violation(
+        Role::Client,
+        &[RawFrame::binary("a").fin(false), RawFrame::text("b")],
+        1002,
+        |e| matches!(e, Error::Protocol(ProtocolError::ExpectedContinuation)),
+    );
+}
+
+#[test]
+fn control_frames_interleave_with_fragments() {
+    let mut s = Scripted::new(Role::Server);
+    let ev = ok(s.recv(&[
+        RawFrame::text("Hel").fin(false),
+        RawFrame::ping("p"),
+        RawFrame::cont("lo ").fin(false),
+        RawFrame::pong("q"),
+        RawFrame::cont("world"),
+    ]));
+    assert_eq!(
+        ev,
+        vec![
+            Message::Ping(Bytes::from_static(b"p")),
+            Message::Pong(Bytes::from_static(b"q")),
+            Message::from("Hello world"),
+        ]
+    );
+    let sent = s.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].opcode, sent[0].payload.as_slice()),
+        (0xa, &b"p"[..])
+    );
+}
+
+#[test]
+fn invalid_utf8_fails_with_1007() {
+    expect_violation(
+        Role::Server,
+        &[RawFrame::text([0xce, 0xba, 0xff])],
+        1007,
+        |e| matches!(e, Error::InvalidUtf8),
+    );
+    expect_violation(
+        Role::Server,
+        &[RawFrame::text([0xce]).fin(false), RawFrame::cont([0x41])],
+        1007,
+        |e| matches!(e, Error::InvalidUtf8),
+    );
+    // A code point left incomplete at the end of the message.
+    expect_violation(
+        Role::Client,
+        &[RawFrame::text([0x41, 0xe2, 0x82])],
+        1007,
+        |e| matches!(e, Error::InvalidUtf8),
+    );
+}
+
+#[test]
+fn invalid_utf8_fails_fast_on_the_fragment_that_breaks_it() {
+    // 6.4.1-style: the first fragment is valid; the second makes it invalid. The error must
+    // come with the second fragment, before the final one.
+    let mut s = Scripted::new(Role::Server);
+    let valid = "κόσμε".as_bytes();
+    assert!(s.recv(&[RawFrame::text(valid).fin(false)]).is_empty());
+    let ev = s.recv(&[RawFrame::cont([0xf4, 0x90, 0x80, 0x80]).fin(false)]);
+    assert!(matches!(ev.as_slice(), [Err(Error::InvalidUtf8)]), "{ev:?}");
+    s.expect_close_sent(1007);
+}
+
+#[test]
+fn invalid_utf8_fails_fast_inside_one_frame_arriving_in_pieces() {
+    // 6.4.3-style: one text frame arrives in chunks; the second chunk holds the bad byte.
+    let mut s = Scripted::new(Role::Server);
+    let mut payload = "κόσμε".as_bytes().to_vec();
+    payload.extend_from_slice(&[0xf4, 0x90, 0x80, 0x80]);
+    payload.extend_from_slice(b"edited");
+    let frame = RawFrame::text(&payload).masked([9, 8, 7, 6]).bytes();
+    let header = 6;
+    let (first, rest) = frame.split_at(header + 10);
+    let (second, third) = rest.split_at(2);
+    assert!(s.recv_bytes(first).is_empty());
+    let ev = s.recv_bytes(second);
+    assert!(matches!(ev.as_slice(), [Err(Error::InvalidUtf8)]), "{ev:?}");
+    assert!(s.recv_bytes(third).is_empty());
+    s.expect_close_sent(1007);
+}
+
+#[test]
+fn close_frame_rules() {
+    expect_violation(Role::Server, &[RawFrame::new(8, [0x03])], 1002, |e| {
+        matches!(e, Error::Protocol(ProtocolError::InvalidClosePayload))
+    });
+    for code in [
+        0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+    ] {
+        expect_violation(
+            Role::Server,
+            &[RawFrame::close(code, b"")],
+            1002,
+            |e| matches!(e, Error::Protocol(ProtocolError::InvalidCloseCode(c)) if *c == code),
+        );
+    }
+    expect_violation(
+        Role::Client,
+        &[RawFrame::close(1000, &[0xff, 0xfe])],
+        1007,
+        |e| matches!(e, Error::InvalidUtf8),
+    );
+}
+
+#[test]
+fn valid_close_codes_are_echoed() {
+    for code in [
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+    ] {
+        let mut s = Scripted::new(Role::Server);
+        let ev = ok(s.recv(&[RawFrame::close(code, b"bye")]));
+        assert_eq!(
+            ev,
+            vec![Message::Close(Some(CloseReason::new(code, "bye")))]
+        );
+        let sent = s.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].opcode, 8);
+        assert_eq!(sent[0].payload, code.to_be_bytes());
+        assert_eq!(s.conn.state(), State::Closed);
+    }
+    // An empty close is answered with an empty close.
+    let mut s = Scripted::new(Role::Server);
+    assert_eq!(
+        ok(s.recv(&[RawFrame::new(8, b"")])),
+        vec![Message::Close(None)]
+    );
+    let sent = s.sent();
+    assert_eq!((sent[0].opcode, sent[0].payload.len()), (8, 0));
+}
+
+#[test]
+fn frame_over_max_frame_size_fails_before_its_payload_is_buffered() {
+    let config = Config::builder().max_frame_size(1000).build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    // Only the header of a 1 MB frame: the error must come now.
+    let header = RawFrame::binary(b"")
+        .len(1 << 20)
+        .masked([1, 2, 3, 4])
+        .bytes();
+    let ev = s.recv_bytes(&header);
+    assert!(
+        matches!(
+            ev.as_slice(),
+            [Err(Error::FrameTooBig {
+                size: 1048576,
+                limit: 1000
+            })]
+        ),
+        "{ev:?}"
+    );
+    s.expect_close_sent(1009);
+}
+
+#[test]
+fn header_claiming_2_pow_63_bytes() {
+    let mut s = Scripted::new(Role::Server);
+    let mut h = vec![0x82, 0xff];
+    h.extend_from_slice(&(1u64 << 63).to_be_bytes());
+    h.extend_from_slice(&[1, 2, 3, 4]);
+    let ev = s.recv_bytes(&h);
+    assert!(matches!(
+        ev.as_slice(),
+        [Err(Error::Protocol(ProtocolError::InvalidPayloadLength))]
+    ));
+    s.expect_close_sent(1002);
+    // 2^63 - 1 is a valid length, but over any frame limit.
+    let mut s = Scripted::new(Role::Server);
+    let mut h = vec![0x82, 0xff];
+    h.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+    h.extend_from_slice(&[1, 2, 3, 4]);
+    let ev = s.recv_bytes(&h);
+    assert!(matches!(ev.as_slice(), [Err(Error::FrameTooBig { .. })]));
+    s.expect_close_sent(1009);
+}
+
+#[test]
+fn message_over_max_message_size_in_many_fragments() {
+    let config = Config::builder()
+        .max_message_size(10_000)
+        .max_frame_size(1000)
+        .build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    let mut frames = vec![RawFrame::binary(vec![0u8; 1000]).fin(false)];
+    for _ in 0..20 {
+        frames.push(RawFrame::cont(vec![0u8; 1000]).fin(false));
+    }
+    let ev = s.recv(&frames);
+    assert!(
+        matches!(
+            ev.as_slice(),
+            [Err(Error::MessageTooBig {
+                size: 10_000..=11_000,
+                limit: 10_000
+            })]
+        ),
+        "{ev:?}"
+    );
+    s.expect_close_sent(1009);
+}
+
+#[test]
+fn eof_after_complete_messages_delivers_them_then_reports_reset() {
+    let mut s = Scripted::new(Role::Server);
+    let mut bytes = RawFrame::text("last words").masked([1, 1, 1, 1]).bytes();
+    bytes.extend_from_slice(&RawFrame::text("cut off").masked([1, 1, 1, 1]).bytes()[..5]);
+    s.conn.feed(&bytes, s.now);
+    s.conn.handle_eof();
+    assert_eq!(
+        s.conn.poll_message().unwrap(),
+        Some(Message::from("last words"))
+    );
+    let err = s.conn.poll_message().unwrap_err();
+    assert!(matches!(err, Error::ConnectionReset));
+    assert_eq!(err.fault(), Fault::Peer);
+    assert!(s.conn.is_closed());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Close handshake
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn close_handshake_initiated_locally() {
+    let mut pair = Pair::new(Config::default());
+    pair.client.send(Message::from("before")).unwrap();
+    pair.client
+        .close(Some(CloseReason::new(CloseCode::NORMAL, "done")))
+        .unwrap();
+    assert_eq!(pair.client.state(), State::CloseSent);
+    assert!(matches!(
+        pair.client.send(Message::from("after")),
+        Err(Error::ConnectionClosed)
+    ));
+    pair.drive();
+    let server: Vec<_> = pair.server_events.drain(..).map(Result::unwrap).collect();
+    assert_eq!(
+        server,
+        vec![
+            Message::from("before"),
+            Message::Close(Some(CloseReason::new(1000, "done")))
+        ]
+    );
+    let client: Vec<_> = pair.client_events.drain(..).map(Result::unwrap).collect();
+    assert_eq!(
+        client,
+        vec![Message::Close(Some(CloseReason::new(1000, "")))]
+    );
+    assert!(pair.client.is_closed() && pair.server.is_closed());
+}
+
+#[test]
+fn local_close_validates_its_input() {
+    let mut c = Scripted::new(Role::Client);
+    let err = c.conn.close(Some(CloseReason::new(1005, ""))).unwrap_err();
+    assert_eq!(err.fault(), Fault::Local);
+    let long = "x".repeat(124);
+    assert!(matches!(
+        c.conn.close(Some(CloseReason::new(1000, long.as_str()))),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        c.conn.send(Message::Ping(vec![0; 126].into())),
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(c.conn.state(), State::Open);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Virtual time
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn idle_timeout_in_virtual_time() {
+    let config = Config::builder()
+        .idle_timeout(Duration::from_secs(10))
+        .auto_ping(false)
+        .build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    let start = s.now;
+    assert_eq!(s.conn.poll_timeout(), Some(start + Duration::from_secs(10)));
+    // Traffic at 6 s pushes the deadline to 16 s.
+    s.now = start + Duration::from_secs(6);
+    ok(s.recv(&[RawFrame::text("hi")]));
+    assert_eq!(s.conn.poll_timeout(), Some(start + Duration::from_secs(16)));
+    assert!(
+        s.conn
+            .handle_timeout(start + Duration::from_secs(15))
+            .is_ok()
+    );
+    let err = s
+        .conn
+        .handle_timeout(start + Duration::from_secs(16))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)));
+    s.expect_close_sent(1001);
+}
+
+#[test]
+fn auto_ping_and_pong_timeout_in_virtual_time() {
+    let config = Config::builder()
+        .idle_timeout(Duration::ZERO)
+        .ping_interval(Duration::from_secs(5))
+        .pong_timeout(Duration::from_secs(3))
+        .build();
+    let mut pair = Pair::new(config);
+    // Both sides ping after 5 s of quiet and each answers the other's ping.
+    let (ce, se) = pair.advance(Duration::from_secs(7));
+    assert!(ce.is_empty() && se.is_empty());
+    let pings = pair
+        .server_events
+        .iter()
+        .filter(|e| matches!(e, Ok(Message::Ping(_))))
+        .count();
+    assert_eq!(pings, 1);
+    assert!(pair.client.state() == State::Open && pair.server.state() == State::Open);
+
+    // A peer that never answers: the pong timeout closes with 1001.
+    let mut s = Scripted::with_config(
+        Role::Server,
+        Config::builder()
+            .idle_timeout(Duration::ZERO)
+            .ping_interval(Duration::from_secs(5))
+            .pong_timeout(Duration::from_secs(3))
+            .build(),
+    );
+    let start = s.now;
+    assert_eq!(s.conn.poll_timeout(), Some(start + Duration::from_secs(5)));
+    s.conn
+        .handle_timeout(start + Duration::from_secs(5))
+        .unwrap();
+    let sent = s.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].opcode, 9);
+    assert_eq!(s.conn.poll_timeout(), Some(start + Duration::from_secs(8)));
+    let err = s
+        .conn
+        .handle_timeout(start + Duration::from_secs(8))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Pong)));
+    s.expect_close_sent(1001);
+}
+
+#[test]
+fn close_timeout_in_virtual_time() {
+    let config = Config::builder()
+        .close_timeout(Duration::from_secs(2))
+        .build();
+    let mut s = Scripted::with_config(Role::Client, config);
+    s.conn.close(None).unwrap();
+    // The close timer is armed at the next handle_timeout, which poll_timeout asks for now.
+    let t0 = s.conn.poll_timeout().unwrap();
+    assert!(t0 <= s.now);
+    let t1 = s.now + Duration::from_millis(500);
+    s.conn.handle_timeout(t1).unwrap();
+    assert_eq!(s.conn.poll_timeout(), Some(t1 + Duration::from_secs(2)));
+    let err = s
+        .conn
+        .handle_timeout(t1 + Duration::from_secs(2))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Close)));
+    assert!(s.conn.is_closed());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buffers
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn read_buffer_starts_small_grows_for_a_large_frame_and_shrinks_back() {
+    let config = Config::builder().read_buffer_size(4096).build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    assert!(s.conn.read_buf().capacity() < 16 * 1024);
+    let big = RawFrame::binary(vec![5u8; 1 << 20])
+        .masked([1, 2, 3, 4])
+        .bytes();
+    let ev = ok(s.recv_bytes(&big));
+    assert_eq!(ev.len(), 1);
+    drop(ev);
+    assert!(s.conn.read_buf().capacity() < 16 * 1024);
+}
+
+#[test]
+fn outgoing_fragmentation() {
+    let config = Config::builder().fragment_size(100).build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    s.conn.send(Message::Binary(vec![1u8; 250].into())).unwrap();
+    let frames = s.sent();
+    let shape: Vec<_> = frames
+        .iter()
+        .map(|f| (f.opcode, f.fin, f.payload.len()))
+        .collect();
+    assert_eq!(shape, vec![(2, false, 100), (0, false, 100), (0, true, 50)]);
+}
+
+#[test]
+fn transmit_slices_and_advance_keep_order() {
+    let mut s = Scripted::new(Role::Server);
+    s.conn.send(Message::from("a")).unwrap();
+    s.conn
+        .send(Message::Binary(vec![2u8; 5000].into()))
+        .unwrap();
+    s.conn.send(Message::from("b")).unwrap();
+    let mut wire = Vec::new();
+    // Write in awkward pieces of 7 bytes through the borrowed-slice interface.
+    for _ in 0..10_000 {
+        if !s.conn.wants_write() {
+            break;
+        }
+        let mut slices = [std::io::IoSlice::new(&[]); 4];
+        let n = s.conn.transmit_slices(&mut slices);
+        let mut take = 7;
+        let mut written = 0;
+        for sl in &slices[..n] {
+            let k = sl.len().min(take);
+            wire.extend_from_slice(&sl[..k]);
+            written += k;
+            take -= k;
+            if take == 0 {
+                break;
+            }
+        }
+        s.conn.advance_transmit(written);
+    }
+    let frames = parse_frames(&wire);
+    let payloads: Vec<_> = frames.iter().map(|f| f.payload.len()).collect();
+    assert_eq!(payloads, vec![1, 5000, 1]);
+    assert_eq!(s.conn.buffered_output(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------------
+
+fn arb_message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        ".{0,300}".prop_map(Message::from),
+        proptest::collection::vec(any::<u8>(), 0..3000).prop_map(Message::from),
+        proptest::collection::vec(any::<u8>(), 0..=125).prop_map(|v| Message::Ping(v.into())),
+        proptest::collection::vec(any::<u8>(), 0..=125).prop_map(|v| Message::Pong(v.into())),
+    ]
+}
+
+fn wire_of(role: Role, fragment: usize, messages: &[Message]) -> Vec<u8> {
+    let config = Config::builder().fragment_size(fragment).build();
+    let mut c = Connection::new(role, config, std::time::Instant::now());
+    for m in messages {
+        c.send(m.clone()).unwrap();
+    }
+    let mut wire = Vec::new();
+    while let Some(b) = c.pop_transmit() {
+        wire.extend_from_slice(&b);
+    }
+    wire
+}
+
+fn receive(role: Role, wire: &[u8], cuts: &[usize]) -> Vec<Message> {
+    let mut s = Scripted::new(role);
+    let mut events = Vec::new();
+    let mut prev = 0;
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(wire.len());
+    for p in points {
+        events.extend(s.recv_bytes(&wire[prev..p]));
+        prev = p;
+    }
+    ok(events)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn encode_decode_round_trip_both_roles(
+        messages in proptest::collection::vec(arb_message(), 0..12),
+        fragment in 1usize..4000,
+        client_sends in any::<bool>(),
+    ) {
+        let (sender, receiver) = if client_sends {
+            (Role::Client, Role::Server)
+        } else {
+            (Role::Server, Role::Client)
+        };
+        let wire = wire_of(sender, fragment, &messages);
+        prop_assert_eq!(receive(receiver, &wire, &[]), messages);
+    }
+
+    #[test]
+    fn any_rechunking_gives_identical_events(
+        messages in proptest::collection::vec(arb_message(), 1..8),
+        fragment in 1usize..500,
+        cuts in proptest::collection::vec(any::<usize>(), 0..40),
+        client_sends in any::<bool>(),
+    ) {
+        let (sender, receiver) = if client_sends {
+            (Role::Client, Role::Server)
+        } else {
+            (Role::Server, Role::Client)
+        };
+        let wire = wire_of(sender, fragment, &messages);
+        let whole = receive(receiver, &wire, &[]);
+        prop_assert_eq!(&whole, &messages);
+        prop_assert_eq!(receive(receiver, &wire, &cuts), whole);
+    }
+}
+
+#[test]
+fn one_byte_at_a_time_equals_all_at_once() {
+    let messages = vec![
+        Message::from("héllo wörld ✓ 🎉"),
+        Message::Binary(vec![3u8; 70_000].into()),
+        Message::Ping(Bytes::from_static(b"ping")),
+        Message::from("x".repeat(200)),
+    ];
+    for (sender, receiver) in [(Role::Client, Role::Server), (Role::Server, Role::Client)] {
+        let wire = wire_of(sender, 97, &messages);
+        let cuts: Vec<usize> = (0..wire.len()).collect();
+        assert_eq!(receive(receiver, &wire, &cuts), messages);
+    }
+}

@@ -1,0 +1,314 @@
+//! Frame masking ([RFC 6455 §5.3]): XOR a payload with a 4-byte key, byte `i` with
+//! `key[i % 4]`.
+//!
+//! The crate-root functions ([`apply_mask`], [`apply_mask_offset`], [`copy_and_mask`]) use the
+//! best implementation for this CPU, detected at first use and cached. Buffers shorter than 16
+//! bytes skip dispatch altogether and use the scalar path. The `*_with` functions force one
+//! implementation, for tests and benchmarks.
+//!
+//! [RFC 6455 §5.3]: https://www.rfc-editor.org/rfc/rfc6455#section-5.3
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::Implementation;
+
+#[cfg(all(feature = "simd", target_arch = "aarch64"))]
+mod neon;
+mod scalar;
+#[cfg(all(feature = "simd", target_arch = "x86_64"))]
+mod x86;
+
+/// Below this length the dispatched functions use the scalar path directly.
+const SMALL: usize = 16;
+
+/// The cached choice of [`selected`]: 0 until detected, then `Implementation::to_u8`.
+static SELECTED: AtomicU8 = AtomicU8::new(0);
+
+/// XORs `buf` in place with `key`: byte `i` with `key[i % 4]`.
+///
+/// Masking is its own inverse, so this both masks and unmasks.
+///
+/// ```
+/// let mut payload = *b"Hello";
+/// ws_simd::apply_mask(&mut payload, [0x37, 0xfa, 0x21, 0x3d]);
+/// assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58]); // RFC 6455 §5.7
+/// ```
+#[inline]
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4]) {
+    apply_mask_offset(buf, key, 0);
+}
+
+/// Streaming form of [`apply_mask`]: `offset` is how many payload bytes were already masked
+/// before `buf`, so byte `i` of `buf` is XOR-ed with `key[(offset + i) % 4]`.
+///
+/// Masking a payload in pieces `a`, `b` with offsets `0` and `a.len()` gives the same result
+/// as masking it at once.
+#[inline]
+pub fn apply_mask_offset(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    let key = rotate_key(key, offset);
+    if buf.len() < SMALL {
+        scalar::mask_in_place(buf, key);
+        return;
+    }
+    // SAFETY: `selected()` only returns an implementation that `detect()` found supported.
+    unsafe { in_place(selected(), buf, key) }
+}
+
+/// Copies `src` into `dst` masking on the way, in one pass (the client send path): byte `i` of
+/// `dst` becomes `src[i] ^ key[(offset + i) % 4]`.
+///
+/// # Panics
+///
+/// If `dst.len() != src.len()`.
+#[inline]
+pub fn copy_and_mask(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+    assert_eq!(
+        dst.len(),
+        src.len(),
+        "copy_and_mask: dst and src must have the same length"
+    );
+    let key = rotate_key(key, offset);
+    if src.len() < SMALL {
+        scalar::mask_copy(dst, src, key);
+        return;
+    }
+    // SAFETY: `selected()` only returns an implementation that `detect()` found supported.
+    unsafe { copy(selected(), dst, src, key) }
+}
+
+/// [`apply_mask_offset`] with a forced implementation (no small-buffer shortcut either).
+///
+/// # Panics
+///
+/// If `imp` is not in [`available()`]: an implementation the CPU (or this build) lacks is never
+/// executed.
+pub fn apply_mask_with(imp: Implementation, buf: &mut [u8], key: [u8; 4], offset: usize) {
+    ensure_available(imp);
+    // SAFETY: `ensure_available` returned, so `imp` is supported by this CPU and build.
+    unsafe { in_place(imp, buf, rotate_key(key, offset)) }
+}
+
+/// [`copy_and_mask`] with a forced implementation (no small-buffer shortcut either).
+///
+/// # Panics
+///
+/// If `dst.len() != src.len()`, or if `imp` is not in [`available()`].
+pub fn copy_and_mask_with(
+    imp: Implementation,
+    dst: &mut [u8],
+    src: &[u8],
+    key: [u8; 4],
+    offset: usize,
+) {
+    assert_eq!(
+        dst.len(),
+        src.len(),
+        "copy_and_mask_with: dst and src must have the same length"
+    );
+    ensure_available(imp);
+    // SAFETY: `ensure_available` returned, so `imp` is supported by this CPU and build.
+    unsafe { copy(imp, dst, src, rotate_key(key, offset)) }
+}
+
+/// The masking implementations this CPU and build support, slowest first (the last one is
+/// what [`selected`] picks). Always starts with [`Implementation::Scalar`].
+pub fn available() -> Vec<Implementation> {
+    [
+        Implementation::Scalar,
+        Implementation::Sse2,
+        Implementation::Avx2,
+        Implementation::Avx512,
+        Implementation::Neon,
+    ]
+    .into_iter()
+    .filter(|&imp| is_available(imp))
+    .collect()
+}
+
+/// Whether `imp` is a masking implementation that this CPU and build support.
+pub fn is_available(imp: Implementation) -> bool {
+    match imp {
+        Implementation::Scalar => true,
+        #[cfg(all(feature = "simd", target_arch = "x86_64"))]
+        Implementation::Sse2 => std::arch::is_x86_feature_detected!("sse2"),
+        #[cfg(all(feature = "simd", target_arch = "x86_64"))]
+        Implementation::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+        #[cfg(all(feature = "simd", target_arch = "x86_64"))]
+        Implementation::Avx512 => {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx2")
+        }
+        #[cfg(all(feature = "simd", target_arch = "aarch64"))]
+        Implementation::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+        _ => false,
+    }
+}
+
+/// The implementation the dispatched functions use on this CPU (detected once, then cached).
+#[inline]
+pub fn selected() -> Implementation {
+    match Implementation::from_u8(SELECTED.load(Ordering::Relaxed)) {
+        Some(imp) => imp,
+        None => detect(),
+    }
+}
+
+/// Picks the best available implementation and caches it. Racing threads store the same value.
+#[cold]
+#[inline(never)]
+fn detect() -> Implementation {
+    let imp = available()
+        .last()
+        .copied()
+        .unwrap_or(Implementation::Scalar);
+    SELECTED.store(imp.to_u8(), Ordering::Relaxed);
+    imp
+}
+
+#[track_caller]
+fn ensure_available(imp: Implementation) {
+    assert!(
+        is_available(imp),
+        "ws-simd: masking implementation `{imp}` is not available on this CPU/build (available: {:?})",
+        available()
+    );
+}
+
+/// The key as seen from a buffer that starts `offset` bytes into the payload.
+#[inline]
+pub(crate) const fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
+    let r = offset & 3;
+    [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
+}
+
+/// Masks `buf` in place with the already-rotated `key` using `imp`.
+///
+/// # Safety
+///
+/// `imp` must be supported by the running CPU (and compiled into this build).
+#[inline]
+unsafe fn in_place(imp: Implementation, buf: &mut [u8], key: [u8; 4]) {
+    #[cfg(all(feature = "simd", target_arch = "x86_64"))]
+    {
+        let len = buf.len();
+        let p = buf.as_mut_ptr();
+        match imp {
+            // SAFETY: the caller guarantees AVX-512F/AVX2 support; `p` is valid for reads and
+            // writes of `len` bytes, and the kernel allows `src == dst`.
+            Implementation::Avx512 => return unsafe { x86::mask_avx512(p, p, len, key) },
+            // SAFETY: as above, with AVX2.
+            Implementation::Avx2 => return unsafe { x86::mask_avx2(p, p, len, key) },
+            // SAFETY: as above, with SSE2.
+            Implementation::Sse2 => return unsafe { x86::mask_sse2(p, p, len, key) },
+            _ => {}
+        }
+    }
+    #[cfg(all(feature = "simd", target_arch = "aarch64"))]
+    if imp == Implementation::Neon {
+        let p = buf.as_mut_ptr();
+        // SAFETY: the caller guarantees NEON support; `p` is valid for reads and writes of
+        // `buf.len()` bytes, and the kernel allows `src == dst`.
+        return unsafe { neon::mask_neon(p, p, buf.len(), key) };
+    }
+    let _ = imp;
+    scalar::mask_in_place(buf, key);
+}
+
+/// Copies `src` into `dst` masking with the already-rotated `key` using `imp`.
+///
+/// # Safety
+///
+/// `imp` must be supported by the running CPU (and compiled into this build), and
+/// `dst.len() == src.len()`.
+#[inline]
+unsafe fn copy(imp: Implementation, dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    debug_assert_eq!(dst.len(), src.len());
+    #[cfg(all(feature = "simd", target_arch = "x86_64"))]
+    {
+        let len = src.len();
+        let s = src.as_ptr();
+        let d = dst.as_mut_ptr();
+        match imp {
+            // SAFETY: the caller guarantees AVX-512F/AVX2 support and equal lengths; `s` is
+            // valid for reads and `d` for writes of `len` bytes, and they do not overlap (`&`
+            // and `&mut`).
+            Implementation::Avx512 => return unsafe { x86::mask_avx512(s, d, len, key) },
+            // SAFETY: as above, with AVX2.
+            Implementation::Avx2 => return unsafe { x86::mask_avx2(s, d, len, key) },
+            // SAFETY: as above, with SSE2.
+            Implementation::Sse2 => return unsafe { x86::mask_sse2(s, d, len, key) },
+            _ => {}
+        }
+    }
+    #[cfg(all(feature = "simd", target_arch = "aarch64"))]
+    if imp == Implementation::Neon {
+        // SAFETY: the caller guarantees NEON support and equal lengths; `src` is valid for
+        // reads and `dst` for writes of `src.len()` bytes, and they do not overlap.
+        return unsafe { neon::mask_neon(src.as_ptr(), dst.as_mut_ptr(), src.len(), key) };
+    }
+    let _ = imp;
+    scalar::mask_copy(dst, src, key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn byte_loop(buf: &mut [u8], key: [u8; 4], offset: usize) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= key[(offset + i) % 4];
+        }
+    }
+
+    #[test]
+    fn rfc_example() {
+        let mut payload = *b"Hello";
+        apply_mask(&mut payload, [0x37, 0xfa, 0x21, 0x3d]);
+        assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    }
+
+    #[test]
+    fn rotate() {
+        let k = [1, 2, 3, 4];
+        assert_eq!(rotate_key(k, 0), k);
+        assert_eq!(rotate_key(k, 1), [2, 3, 4, 1]);
+        assert_eq!(rotate_key(k, 6), [3, 4, 1, 2]);
+        assert_eq!(rotate_key(k, 7), [4, 1, 2, 3]);
+    }
+
+    #[test]
+    fn every_impl_every_small_case() {
+        let key = [0xA1, 0x52, 0x0C, 0xFF];
+        let data: Vec<u8> = (0..700u32).map(|i| (i * 7 + 3) as u8).collect();
+        for imp in available() {
+            for start in 0..8 {
+                for len in (0..300).chain([511, 512, 513, 640]) {
+                    for offset in 0..4 {
+                        let src = &data[start..start + len];
+                        let mut want = src.to_vec();
+                        byte_loop(&mut want, key, offset);
+                        let mut buf = data.clone();
+                        apply_mask_with(imp, &mut buf[start..start + len], key, offset);
+                        assert_eq!(&buf[start..start + len], &want[..], "{imp} {start} {len}");
+                        let mut dst = vec![0u8; len + 8];
+                        copy_and_mask_with(imp, &mut dst[start..start + len], src, key, offset);
+                        assert_eq!(&dst[start..start + len], &want[..], "{imp} {start} {len}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn selected_is_the_best_available() {
+        assert_eq!(Some(&selected()), available().last());
+        assert_eq!(available()[0], Implementation::Scalar);
+    }
+
+    #[test]
+    #[should_panic(expected = "not available")]
+    fn unavailable_impl_panics() {
+        // SSE4.1 is a UTF-8 implementation only, so it is never a masking one.
+        apply_mask_with(Implementation::Sse41, &mut [0u8; 4], [1, 2, 3, 4], 0);
+    }
+}

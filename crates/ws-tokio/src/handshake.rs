@@ -1,0 +1,251 @@
+//! The HTTP/1.1 opening handshake over a tokio byte stream: [`accept`], [`accept_with`],
+//! [`connect`] and [`client`].
+//!
+//! The parsing and validation are `ws-proto`'s (sans-IO); this module only reads and writes.
+//! Bytes the peer sent right behind its handshake stay in the stream's buffer: they are the
+//! first WebSocket frames and are never lost.
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use ws_proto::handshake::{
+    self, AcceptOptions, ClientOptions, HandshakeLimits, Request, RequestParser, ResponseParser,
+};
+use ws_proto::{Config, Error, Role, TimeoutKind};
+
+use crate::WebSocketStream;
+
+/// What an [`accept_with`] callback decides about a request.
+#[derive(Clone, Debug, Default)]
+pub struct Accept {
+    /// The subprotocol to select; it must be one the client offered, or the handshake fails.
+    pub subprotocol: Option<String>,
+    /// Extra response headers.
+    pub headers: Vec<(String, String)>,
+}
+
+/// An [`accept_with`] callback's refusal: the status and reason sent back to the client.
+#[derive(Clone, Debug)]
+pub struct Reject {
+    /// HTTP status, e.g. 403 or 404.
+    pub status: u16,
+    /// Text of the response body.
+    pub reason: String,
+}
+
+impl Reject {
+    /// A refusal with this status and reason.
+    pub fn new(status: u16, reason: impl Into<String>) -> Self {
+        Reject {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn limits(config: &Config) -> HandshakeLimits {
+    HandshakeLimits {
+        max_header_bytes: config.max_handshake_header_bytes,
+        max_headers: config.max_handshake_headers,
+    }
+}
+
+async fn with_timeout<T>(
+    config: &Config,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    if config.handshake_timeout.is_zero() {
+        return fut.await;
+    }
+    match tokio::time::timeout(config.handshake_timeout, fut).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout(TimeoutKind::Handshake)),
+    }
+}
+
+/// Accept a WebSocket connection on `stream`: read and validate the upgrade request, answer
+/// 101 (or 400/426 with the reason), and return the server stream.
+///
+/// The whole handshake is bounded by `config.handshake_timeout` (a slow-loris peer gets
+/// [`TimeoutKind::Handshake`]) and the request head by `max_handshake_header_bytes` and
+/// `max_handshake_headers`.
+///
+/// Cancel safety: not cancel safe; dropping the future mid-handshake leaves the stream in an
+/// unknown state, so drop the stream with it.
+pub async fn accept<S>(stream: S, config: Config) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    accept_with(stream, config, |_| Ok(Accept::default())).await
+}
+
+/// [`accept`] with a callback that sees the request (path, headers, offered subprotocols) and
+/// accepts it, choosing a subprotocol and extra headers, or refuses it with a status.
+///
+/// ```no_run
+/// use ws_tokio::{Accept, Config, Reject, accept_with};
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_proto::Error> {
+/// let ws = accept_with(tcp, Config::default(), |req| {
+///     if req.path() != "/chat" {
+///         return Err(Reject::new(404, "no such endpoint"));
+///     }
+///     let chosen = req.subprotocols().contains(&"chat.v1").then(|| "chat.v1".to_string());
+///     Ok(Accept { subprotocol: chosen, ..Default::default() })
+/// })
+/// .await?;
+/// # drop(ws); Ok(()) }
+/// ```
+///
+/// Cancel safety: as [`accept`].
+pub async fn accept_with<S, F>(
+    mut stream: S,
+    config: Config,
+    callback: F,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
+    let cfg = config.clone();
+    with_timeout(&cfg, async move {
+        let mut buf = BytesMut::with_capacity(1024);
+        let mut parser = RequestParser::new(limits(&config));
+        let request = loop {
+            match parser.parse(&mut buf) {
+                Ok(Some(request)) => break request,
+                Ok(None) => {}
+                Err(e) => {
+                    let rejection = handshake::Rejection::from_error(e.clone());
+                    let _ = stream.write_all(&rejection.response).await;
+                    let _ = stream.shutdown().await;
+                    return Err(Error::Handshake(e));
+                }
+            }
+            if buf.capacity() - buf.len() < 512 {
+                buf.reserve(1024);
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+        };
+
+        let decision = callback(&request);
+        let accepted = match decision {
+            Ok(accept) => {
+                let protocols: Vec<&str> = accept.subprotocol.as_deref().into_iter().collect();
+                let headers: Vec<(&str, &str)> = accept
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let options = AcceptOptions {
+                    subprotocols: &protocols,
+                    negotiator: None,
+                    extra_headers: &headers,
+                };
+                match handshake::accept(&request, &options) {
+                    Ok(accepted) => accepted,
+                    Err(rejection) => {
+                        let _ = stream.write_all(&rejection.response).await;
+                        let _ = stream.shutdown().await;
+                        return Err(Error::Handshake(rejection.error));
+                    }
+                }
+            }
+            Err(reject) => {
+                let response = handshake::reject_response(reject.status, &reject.reason, &[]);
+                let _ = stream.write_all(&response).await;
+                let _ = stream.shutdown().await;
+                return Err(Error::Refused(reject.status));
+            }
+        };
+        stream.write_all(&accepted.response).await?;
+        stream.flush().await?;
+        Ok(WebSocketStream::from_parts(
+            stream,
+            Role::Server,
+            config,
+            buf,
+            accepted.extension,
+        ))
+    })
+    .await
+}
+
+/// Connect to `url` (`ws://host[:port]/path`) over TCP and run the client handshake.
+///
+/// `wss://` needs TLS, which this function does not set up: open a TLS stream yourself and use
+/// [`client`].
+///
+/// Cancel safety: not cancel safe (see [`accept`]).
+pub async fn connect(url: &str, config: Config) -> Result<WebSocketStream<TcpStream>, Error> {
+    let parsed = handshake::parse_ws_url(url)?;
+    if parsed.tls {
+        return Err(Error::InvalidInput(
+            "wss:// needs a TLS stream: connect one yourself and call ws_tokio::client",
+        ));
+    }
+    let host = parsed.host.trim_start_matches('[').trim_end_matches(']');
+    let tcp = with_timeout(&config, async {
+        TcpStream::connect((host, parsed.port))
+            .await
+            .map_err(Error::Io)
+    })
+    .await?;
+    tcp.set_nodelay(true)?;
+    client(tcp, url, config).await
+}
+
+/// Run the client handshake for `url` over an already connected `stream` (plain TCP, TLS, ...).
+///
+/// Cancel safety: not cancel safe (see [`accept`]).
+pub async fn client<S>(stream: S, url: &str, config: Config) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    client_with(stream, url, config, &ClientOptions::default()).await
+}
+
+/// [`client`] with options: subprotocols to offer, extra headers, an `Origin`.
+///
+/// Cancel safety: not cancel safe (see [`accept`]).
+pub async fn client_with<S>(
+    mut stream: S,
+    url: &str,
+    config: Config,
+    options: &ClientOptions<'_>,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let parsed = handshake::parse_ws_url(url)?;
+    let cfg = config.clone();
+    with_timeout(&cfg, async move {
+        let (client, request) =
+            handshake::client_request(&parsed.host_header, &parsed.path_and_query, options)?;
+        stream.write_all(&request).await?;
+        stream.flush().await?;
+        let mut buf = BytesMut::with_capacity(1024);
+        let mut parser = ResponseParser::new(limits(&config));
+        let response = loop {
+            if let Some(response) = parser.parse(&mut buf)? {
+                break response;
+            }
+            if buf.capacity() - buf.len() < 512 {
+                buf.reserve(1024);
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+        };
+        let accepted = client.validate_response(&response, options.negotiator)?;
+        Ok(WebSocketStream::from_parts(
+            stream,
+            Role::Client,
+            config,
+            buf,
+            accepted.extension,
+        ))
+    })
+    .await
+}

@@ -1,0 +1,19 @@
+//! Tokio transport for sockudo-ws: [`WebSocketStream`] over any `AsyncRead + AsyncWrite`.
+//!
+//! The protocol lives in `ws-proto`'s sans-IO [`Connection`](ws_proto::Connection); this crate
+//! only moves bytes between it and a tokio byte stream, and turns its deadlines into one tokio
+//! timer. HTTP/2, HTTP/3 and io_uring transports are other byte streams under the same type.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod core;
+mod handshake;
+mod split;
+mod stream;
+
+pub use handshake::{Accept, Reject, accept, accept_with, client, client_with, connect};
+pub use split::{ReuniteError, SplitReader, SplitWriter};
+pub use stream::{WebSocketStream, reunite};
+pub use ws_proto::{
+    CloseCode, CloseReason, Compression, Config, Error, Fault, Message, Role, State, Utf8Bytes,
+};

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command README.md gives: installs what the interop tests need (Python `websockets`,
+# Node `ws`), then runs every test of the workspace and the doctests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Independent peers for the interop tests (Python websockets, Node ws).
+if ! python3 -c 'import websockets' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'websockets==17.4'
+fi
+if [ -f crates/ws-tokio/tests/interop/package.json ]; then
+  (cd crates/ws-tokio/tests/interop && npm ci --silent --no-audit --no-fund)
+fi
+
+cargo nextest run --workspace --no-fail-fast
+cargo test --workspace --doc
