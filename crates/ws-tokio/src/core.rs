@@ -165,20 +165,14 @@ where
 
     /// Fire what is due. `Ready(Ok)` when something was handled (poll again), `Pending` when
     /// the timer is armed for the next deadline (or there is none).
+    ///
+    /// The clock is read only when the timer fires: a deadline in the past makes the timer fire
+    /// at once.
     fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let Some(deadline) = self.conn.poll_timeout() else {
             return Poll::Pending;
         };
-        let now = tokio::time::Instant::now().into_std();
-        if deadline <= now {
-            self.timer_at = None;
-            return Poll::Ready(self.conn.handle_timeout(now));
-        }
-        let reset = match self.timer_at {
-            Some(at) => deadline < at,
-            None => true,
-        };
-        if reset {
+        if self.timer_at.is_none_or(|at| deadline < at) {
             let at = tokio::time::Instant::from_std(deadline);
             match &mut self.timer {
                 Some(timer) => timer.as_mut().reset(at),
