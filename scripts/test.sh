@@ -12,5 +12,5 @@ if [ -f crates/ws-tokio/tests/interop/package.json ]; then
   (cd crates/ws-tokio/tests/interop && npm ci --silent --no-audit --no-fund)
 fi
 
-cargo nextest run --workspace --no-fail-fast
-cargo test --workspace --doc
+cargo nextest run --workspace --no-fail-fast --features sockudo-ws/axum-integration
+cargo test --workspace --doc --features sockudo-ws/axum-integration

@@ -26,6 +26,13 @@ pub use ws_tokio::{
     client, client_with, connect, reunite,
 };
 
+/// Axum integration: `WebSocketUpgrade`, an extractor upgrading a request to a
+/// [`WebSocketStream`] (feature `axum-integration`).
+#[cfg(feature = "axum-integration")]
+pub mod axum {
+    pub use ws_tokio::axum::*;
+}
+
 /// The README's examples, compiled as doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -1,0 +1,117 @@
+//! Axum echo server: `/` serves a page whose script echoes a text and a binary message over
+//! `/ws` and sets the page title to `PASS` when both come back intact.
+//!
+//! ```sh
+//! cargo run --release --example axum_echo --features axum-integration
+//! # then open http://127.0.0.1:9001/ ; port: first argument, else PORT, else 9001
+//! ```
+
+use axum::Router;
+use axum::response::{Html, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use sockudo_ws::axum::{WebSocket, WebSocketUpgrade};
+use tokio::net::TcpListener;
+
+/// The test page: self-contained (inline script, nothing loaded from elsewhere).
+const PAGE: &str = r#"<!doctype html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>sockudo-ws axum echo</title>
+</head>
+<body>
+<h1>sockudo-ws axum echo</h1>
+<pre id="log"></pre>
+<script>
+"use strict";
+const out = document.getElementById("log");
+const log = (line) => { out.textContent += line + "\n"; };
+const text = "hello from the browser \u{1F600}";
+const bytes = new Uint8Array([0, 1, 2, 127, 128, 255]);
+let textOk = false;
+let binaryOk = false;
+const ws = new WebSocket("ws://" + location.host + "/ws");
+ws.binaryType = "arraybuffer";
+ws.onopen = () => {
+  log("open");
+  ws.send(text);
+  ws.send(bytes.buffer);
+};
+ws.onmessage = (event) => {
+  if (typeof event.data === "string") {
+    textOk = event.data === text;
+    log("text echo: " + event.data + (textOk ? " (match)" : " (MISMATCH)"));
+  } else {
+    const got = new Uint8Array(event.data);
+    binaryOk = got.length === bytes.length && got.every((b, i) => b === bytes[i]);
+    log("binary echo: [" + Array.from(got).join(", ") + "]" + (binaryOk ? " (match)" : " (MISMATCH)"));
+  }
+  if (textOk && binaryOk) {
+    document.title = "PASS";
+    log("PASS");
+    ws.close(1000, "done");
+  }
+};
+ws.onerror = () => {
+  log("error");
+  if (document.title !== "PASS") document.title = "FAIL";
+};
+ws.onclose = (event) => log("closed: " + event.code);
+</script>
+</body>
+</html>
+"#;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/ws", get(ws_handler));
+    let listener = TcpListener::bind(("127.0.0.1", port())).await?;
+    println!(
+        "listening on http://127.0.0.1:{}",
+        listener.local_addr()?.port()
+    );
+    // axum::serve reports and survives accept errors itself.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            eprintln!("TCP_NODELAY: {e}");
+        }
+    });
+    axum::serve(listener, app).await
+}
+
+/// Refuses non-WebSocket requests (400, or 426 for another version) through the extractor's
+/// rejection; upgrades the rest.
+async fn ws_handler(upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(echo)
+}
+
+async fn echo(mut ws: WebSocket) {
+    while let Some(message) = ws.recv().await {
+        let result = match message {
+            Ok(message) if message.is_text() || message.is_binary() => ws.send(message).await,
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            eprintln!("connection: {e}");
+            break;
+        }
+    }
+}
+
+/// The port: the first argument, else `PORT`, else 9001 (0 picks a free one).
+fn port() -> u16 {
+    let Some(value) = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("PORT").ok())
+    else {
+        return 9001;
+    };
+    value.parse().unwrap_or_else(|_| {
+        eprintln!("invalid port {value:?}");
+        std::process::exit(2);
+    })
+}
