@@ -23,7 +23,7 @@ USAGE:
 COMMANDS:
     autobahn    Run the Autobahn|Testsuite (wstest) against the sockudo-ws server and client
     bench       Benchmarks (not built yet)
-    fuzz        Fuzzing (not built yet)
+    fuzz        Build and run the libFuzzer targets in fuzz/ for a bounded time
     help        Print this text
 
 cargo xtask autobahn [OPTIONS]
@@ -96,7 +96,7 @@ fn main() -> ExitCode {
     let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
         Some("help" | "-h" | "--help") => {
-            print!("{USAGE}");
+            print!("{USAGE}\n{}", fuzz::USAGE);
             Ok(ExitCode::SUCCESS)
         }
         Some("autobahn") => autobahn::run(rest),

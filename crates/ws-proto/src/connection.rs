@@ -222,6 +222,10 @@ impl Connection {
     /// the peer closed the byte stream.
     pub fn handle_read(&mut self, n: usize, now: Instant) {
         self.now = now;
+        if self.state == State::Closed {
+            // Nothing more is read once closed: drop what arrives instead of holding it.
+            self.rx.clear();
+        }
         if n == 0 {
             self.handle_eof();
         } else {

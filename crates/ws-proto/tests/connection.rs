@@ -750,3 +750,19 @@ fn one_byte_at_a_time_equals_all_at_once() {
         assert_eq!(receive(receiver, &wire, &cuts), messages);
     }
 }
+
+#[test]
+fn bytes_fed_after_close_are_dropped_not_held() {
+    // Found while writing the connection fuzz target: a closed connection kept appending what
+    // a transport fed it, so a peer that went on sending after its close grew memory.
+    let mut s = Scripted::new(Role::Server);
+    ok(s.recv(&[RawFrame::close(1000, b"")]));
+    assert!(s.conn.is_closed());
+    let junk = RawFrame::binary(vec![7u8; 60_000])
+        .masked([1, 2, 3, 4])
+        .bytes();
+    for _ in 0..20 {
+        assert!(s.recv_bytes(&junk).is_empty());
+        assert!(s.conn.buffered_input() <= junk.len());
+    }
+}
