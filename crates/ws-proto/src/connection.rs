@@ -203,11 +203,16 @@ impl Connection {
     /// and shrinks back once that frame is consumed.
     pub fn read_buf(&mut self) -> &mut BytesMut {
         let rest = self.config.read_buffer_size;
-        let want = match &self.frame {
-            Some(f) => (f.len - self.rx.len().min(f.len)).clamp(rest, f.len.max(rest)),
-            None => rest,
+        // The rest of the frame in progress must fit in one read; otherwise half the resting
+        // size is room enough, so the buffer is not reserved (and its space reclaimed) on
+        // every read of a small message, but about once per `rest / 2` bytes.
+        let remaining = match &self.frame {
+            Some(f) => f.len - self.rx.len().min(f.len),
+            None => 0,
         };
-        if self.rx.capacity() - self.rx.len() < want {
+        let need = remaining.max(rest / 2);
+        if self.rx.capacity() - self.rx.len() < need {
+            let want = remaining.max(rest);
             // Reclaims the space of consumed frames when their `Bytes` are gone, or allocates.
             self.rx.reserve(want);
             if self.rx.is_empty() && self.rx.capacity() > 4 * want {
