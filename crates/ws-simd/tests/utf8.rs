@@ -153,7 +153,8 @@ proptest! {
 }
 
 /// One error placed at every offset of a long ASCII or multi-byte run, so that it lands at
-/// every position relative to 16/32/64-byte vector and chunk boundaries.
+/// every position relative to 16/32/64-byte vector, 64-byte chunk and 256-byte ASCII block
+/// boundaries.
 #[test]
 fn error_at_every_offset_of_long_runs() {
     let errors: &[&[u8]] = &[
@@ -166,7 +167,7 @@ fn error_at_every_offset_of_long_runs() {
         &[0xC0, 0xAF],
     ];
     for base in [
-        "a".repeat(300),
+        "a".repeat(600),
         "é".repeat(150),
         "€".repeat(100),
         "🦀".repeat(75),

@@ -10,14 +10,11 @@ use core::arch::x86_64::*;
 use super::rotate_key;
 use super::scalar::mask_raw;
 
-/// 64 bytes of the key repeated, the source of the key vectors.
+/// The key as a native-endian `i32`, so that a vector of it repeats the key bytes in memory
+/// order.
 #[inline(always)]
-fn key_pattern(key: [u8; 4]) -> [u8; 64] {
-    let mut p = [0u8; 64];
-    for (i, b) in p.iter_mut().enumerate() {
-        *b = key[i & 3];
-    }
-    p
+fn key_i32(key: [u8; 4]) -> i32 {
+    i32::from_ne_bytes(key)
 }
 
 /// Bytes to process with the scalar path before `dst` is `align`-aligned.
@@ -43,9 +40,7 @@ pub(super) unsafe fn mask_sse2(src: *const u8, dst: *mut u8, len: usize, key: [u
         key = rotate_key(key, head);
         i = head;
     }
-    let pat = key_pattern(key);
-    // SAFETY: `pat` is 64 readable bytes.
-    let k = unsafe { _mm_loadu_si128(pat.as_ptr().cast()) };
+    let k = _mm_set1_epi32(key_i32(key));
     while i + 64 <= len {
         // SAFETY: `i + 64 <= len` keeps all four 16-byte accesses in bounds. Every vector is
         // loaded before any is stored, so `src == dst` is fine.
@@ -93,9 +88,7 @@ pub(super) unsafe fn mask_avx2(src: *const u8, dst: *mut u8, len: usize, key: [u
         key = rotate_key(key, head);
         i = head;
     }
-    let pat = key_pattern(key);
-    // SAFETY: `pat` is 64 readable bytes.
-    let k = unsafe { _mm256_loadu_si256(pat.as_ptr().cast()) };
+    let k = _mm256_set1_epi32(key_i32(key));
     while i + 128 <= len {
         // SAFETY: `i + 128 <= len` keeps all four 32-byte accesses in bounds. Every vector is
         // loaded before any is stored, so `src == dst` is fine.
@@ -152,9 +145,7 @@ pub(super) unsafe fn mask_avx512(src: *const u8, dst: *mut u8, len: usize, key: 
         key = rotate_key(key, head);
         i = head;
     }
-    let pat = key_pattern(key);
-    // SAFETY: `pat` is 64 readable bytes.
-    let k = unsafe { _mm512_loadu_si512(pat.as_ptr().cast()) };
+    let k = _mm512_set1_epi32(key_i32(key));
     while i + 256 <= len {
         // SAFETY: `i + 256 <= len` keeps all four 64-byte accesses in bounds. Every vector is
         // loaded before any is stored, so `src == dst` is fine.

@@ -66,7 +66,7 @@ impl Utf8Validator {
     /// accepted (and carried) as long as some continuation could still complete it.
     pub fn feed(&mut self, piece: &[u8]) -> Result<(), Utf8Error> {
         let base = self.seen;
-        self.seen += piece.len();
+        self.seen = self.seen.saturating_add(piece.len());
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -78,14 +78,12 @@ impl Utf8Validator {
             let have = usize::from(self.partial_len);
             let width = scalar::lead_width(self.partial[0]);
             let take = (width - have).min(piece.len());
-            let mut cp = [0u8; 4];
-            cp[..have].copy_from_slice(&self.partial[..have]);
-            cp[have..have + take].copy_from_slice(&piece[..take]);
+            let cp = join(&self.partial[..have], &piece[..take]);
             match scalar::classify(&cp[..have + take]) {
                 Prefix::Invalid => return self.fail(base - have),
                 Prefix::Incomplete => {
                     // `piece` was too short to complete it (so `take == piece.len()`).
-                    self.partial[have..have + take].copy_from_slice(&piece[..take]);
+                    self.partial = [cp[0], cp[1], cp[2]];
                     self.partial_len += take as u8;
                     return Ok(());
                 }
@@ -108,7 +106,8 @@ impl Utf8Validator {
         if !tail.is_empty() {
             match scalar::classify(tail) {
                 Prefix::Incomplete => {
-                    self.partial[..tail.len()].copy_from_slice(tail);
+                    let t = join(tail, &[]);
+                    self.partial = [t[0], t[1], t[2]];
                     self.partial_len = tail.len() as u8;
                 }
                 Prefix::Invalid | Prefix::Complete => return self.fail(rest_base + split),
@@ -154,6 +153,25 @@ impl Utf8Validator {
         self.partial_len = 0;
         Err(error)
     }
+}
+
+/// `a` followed by `b` (at most 4 bytes in all) in a zero-filled array. Written with fixed
+/// indices: these copies are 1 to 3 bytes, and a byte loop would become a `memcpy` call.
+#[inline(always)]
+fn join(a: &[u8], b: &[u8]) -> [u8; 4] {
+    debug_assert!(a.len() + b.len() <= 4);
+    let mut out = [0u8; 4];
+    let at = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
+    let n = a.len();
+    out[0] = at(a, 0);
+    out[1] = at(a, 1);
+    out[2] = at(a, 2);
+    for (k, slot) in out.iter_mut().enumerate() {
+        if k >= n && k - n < b.len() {
+            *slot = b[k - n];
+        }
+    }
+    out
 }
 
 /// Where a code point that `bytes` cuts off at the end starts (its valid lead byte is among

@@ -97,6 +97,7 @@ pub(crate) enum Prefix {
 
 /// Classifies `bytes` (1 to 4 bytes, the first one where a code point starts, at most one code
 /// point long).
+#[inline]
 pub(crate) fn classify(bytes: &[u8]) -> Prefix {
     debug_assert!(!bytes.is_empty() && bytes.len() <= 4);
     let width = lead_width(bytes[0]);

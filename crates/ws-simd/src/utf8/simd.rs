@@ -36,8 +36,12 @@
 //! At the end of a non-ASCII chunk, the last three bytes are checked for a sequence that needs
 //! more bytes than remain (`is_incomplete`); that is an error only if the next chunk is ASCII
 //! (a non-ASCII chunk catches it through `prev1..3`) or the input ends. The final partial chunk
-//! is copied into a zero-padded buffer, so a sequence cut off by the end of input is followed by
-//! a zero byte and caught as `TOO_SHORT`.
+//! is loaded zero-filled (with masked loads where the target has them, without reading past the
+//! end), so a sequence cut off by the end of input is followed by a zero byte and caught as
+//! `TOO_SHORT`.
+//!
+//! The ASCII fast path first checks four chunks (256 bytes) at once for a high bit, then one
+//! chunk at a time.
 //!
 //! The vector code only decides valid/invalid, one 64-byte chunk at a time. On the first chunk
 //! with an error, everything before the chunk is known to be a valid prefix; the exact
@@ -157,8 +161,8 @@ static INCOMPLETE_MAX: [u8; CHUNK] = {
 ///
 /// Implementations are used from functions compiled with the implementation's target features.
 /// Every method is `unsafe` and requires the running CPU to support those features; `load`
-/// also requires its pointer to be valid for `BYTES` bytes of reads. The methods are
-/// `#[inline(always)]` without `#[target_feature]`, so that they inline into the
+/// and `load_partial` also require their pointer to be valid for the bytes they read. The
+/// methods are `#[inline(always)]` without `#[target_feature]`, so that they inline into the
 /// `#[target_feature]` entry point (the pattern `memchr` uses).
 pub(crate) trait Vector: Copy {
     /// Bytes per vector: 16, 32 or 64 (a divisor of [`CHUNK`]).
@@ -167,6 +171,19 @@ pub(crate) trait Vector: Copy {
     unsafe fn splat(b: u8) -> Self;
     /// Unaligned load of `BYTES` bytes.
     unsafe fn load(p: *const u8) -> Self;
+    /// Load of `n` bytes (`0 < n < BYTES`, `p` valid for `n` bytes of reads), the other bytes
+    /// zero. Reads nothing past `p + n`. The default copies into a zeroed buffer; targets with
+    /// masked loads override it (a copy then a wide load stalls store forwarding).
+    #[inline(always)]
+    unsafe fn load_partial(p: *const u8, n: usize) -> Self {
+        let mut pad = [0u8; CHUNK];
+        // SAFETY: the caller guarantees `p` is valid for `n < BYTES <= CHUNK` bytes of reads;
+        // `pad` is a distinct local.
+        unsafe {
+            core::ptr::copy_nonoverlapping(p, pad.as_mut_ptr(), n);
+            Self::load(pad.as_ptr())
+        }
+    }
     /// A 16-byte lookup table repeated in every 128-bit lane.
     unsafe fn table(t: &[u8; 16]) -> Self;
     /// Bitwise AND.
@@ -211,6 +228,12 @@ struct State<V> {
     prev_incomplete: V,
 }
 
+/// Up to four vectors: one chunk (only the first `CHUNK / V::BYTES` are used).
+type Chunk<V> = [V; 4];
+
+/// Chunks checked together by the ASCII fast path before falling back to one at a time.
+const ASCII_BLOCK: usize = 4;
+
 /// Validates `buf`.
 ///
 /// # Safety
@@ -240,51 +263,128 @@ pub(crate) unsafe fn validate<V: Vector>(buf: &[u8]) -> Result<(), Utf8Error> {
     let len = buf.len();
     let ptr = buf.as_ptr();
     let mut i = 0;
+    while i + ASCII_BLOCK * CHUNK <= len {
+        // SAFETY: `i + ASCII_BLOCK * CHUNK <= len`, so every load below is in bounds; CPU
+        // support is the caller's guarantee.
+        unsafe {
+            let p = ptr.add(i);
+            let mut any = V::load(p);
+            for j in 1..ASCII_BLOCK * CHUNK / V::BYTES {
+                any = any.or(V::load(p.add(j * V::BYTES)));
+            }
+            if !any.any_high_bit() {
+                // All ASCII: an error only if the bytes before ended inside a sequence.
+                if state.prev_incomplete.any_set() {
+                    return locate(buf, i);
+                }
+                state.prev_input = V::load(p.add(ASCII_BLOCK * CHUNK - V::BYTES));
+                state.prev_incomplete = c.zero;
+                i += ASCII_BLOCK * CHUNK;
+                continue;
+            }
+            for _ in 0..ASCII_BLOCK {
+                if chunk_has_error(&load_chunk(ptr.add(i)), &c, &mut state) {
+                    return locate(buf, i);
+                }
+                i += CHUNK;
+            }
+        }
+    }
     while i + CHUNK <= len {
         // SAFETY: `i + CHUNK <= len`, so `CHUNK` bytes at `ptr + i` are readable; CPU support
         // is the caller's guarantee.
-        if unsafe { chunk_has_error(ptr.add(i), &c, &mut state) } {
+        if unsafe { chunk_has_error(&load_chunk(ptr.add(i)), &c, &mut state) } {
             return locate(buf, i);
         }
         i += CHUNK;
     }
-    // The last, partial chunk (possibly empty), zero-padded. It always ends with a zero byte,
-    // so an incomplete sequence at the end of input is caught as `TOO_SHORT`, and an empty
-    // tail still reports a sequence left incomplete by the last full chunk.
-    let mut pad = [0u8; CHUNK];
-    pad[..len - i].copy_from_slice(&buf[i..]);
-    // SAFETY: `pad` is `CHUNK` readable bytes; CPU support is the caller's guarantee.
-    if unsafe { chunk_has_error(pad.as_ptr(), &c, &mut state) } {
-        return locate(buf, i);
+    if i < len {
+        // The last, partial chunk, zero-filled: an incomplete sequence at the end of input is
+        // then followed by a zero byte and caught as `TOO_SHORT`.
+        // SAFETY: `len - i` bytes at `ptr + i` are readable, `0 < len - i < CHUNK`; CPU
+        // support is the caller's guarantee.
+        if unsafe { chunk_has_error(&load_chunk_partial(ptr.add(i), len - i), &c, &mut state) } {
+            return locate(buf, i);
+        }
+    } else {
+        // The input ends at a chunk boundary: the last chunk must not end inside a sequence.
+        // SAFETY: CPU support is the caller's guarantee.
+        if unsafe { state.prev_incomplete.any_set() } {
+            return locate(buf, i);
+        }
     }
     Ok(())
 }
 
-/// Checks the `CHUNK` bytes at `p`, continuing from `state`.
+/// Loads the `CHUNK` bytes at `p`.
 ///
 /// # Safety
 ///
 /// `p` must be valid for `CHUNK` bytes of reads and the CPU must support `V`'s features.
 #[inline(always)]
-unsafe fn chunk_has_error<V: Vector>(p: *const u8, c: &Consts<V>, state: &mut State<V>) -> bool {
-    let n = CHUNK / V::BYTES;
-    // SAFETY: every load is at `p + j * V::BYTES` with `j < n`, inside the `CHUNK` readable
-    // bytes; CPU support is the caller's guarantee.
+unsafe fn load_chunk<V: Vector>(p: *const u8) -> Chunk<V> {
+    // SAFETY: every load is at `p + j * V::BYTES` with `j < CHUNK / V::BYTES`, inside the
+    // `CHUNK` readable bytes; CPU support is the caller's guarantee.
     unsafe {
-        let mut any = V::load(p);
-        for j in 1..n {
-            any = any.or(V::load(p.add(j * V::BYTES)));
+        let mut v = [V::splat(0); 4];
+        for (j, x) in v.iter_mut().enumerate().take(CHUNK / V::BYTES) {
+            *x = V::load(p.add(j * V::BYTES));
+        }
+        v
+    }
+}
+
+/// Loads the `n` bytes at `p` (`0 < n < CHUNK`) as a chunk, zero-filled.
+///
+/// # Safety
+///
+/// `p` must be valid for `n` bytes of reads and the CPU must support `V`'s features.
+#[inline(always)]
+unsafe fn load_chunk_partial<V: Vector>(p: *const u8, n: usize) -> Chunk<V> {
+    // SAFETY: full loads only cover `[j * V::BYTES, (j + 1) * V::BYTES) <= n`, the partial
+    // load reads `n - j * V::BYTES` bytes from `j * V::BYTES`: all within the `n` readable
+    // bytes. CPU support is the caller's guarantee.
+    unsafe {
+        let mut v = [V::splat(0); 4];
+        for (j, x) in v.iter_mut().enumerate().take(CHUNK / V::BYTES) {
+            let off = j * V::BYTES;
+            if off + V::BYTES <= n {
+                *x = V::load(p.add(off));
+            } else if off < n {
+                *x = V::load_partial(p.add(off), n - off);
+            }
+        }
+        v
+    }
+}
+
+/// Checks one chunk, continuing from `state`.
+///
+/// # Safety
+///
+/// The CPU must support `V`'s features.
+#[inline(always)]
+unsafe fn chunk_has_error<V: Vector>(
+    chunk: &Chunk<V>,
+    c: &Consts<V>,
+    state: &mut State<V>,
+) -> bool {
+    let n = CHUNK / V::BYTES;
+    // SAFETY: only `V` operations, which need the CPU support the caller guarantees.
+    unsafe {
+        let mut any = chunk[0];
+        for v in &chunk[1..n] {
+            any = any.or(*v);
         }
         if !any.any_high_bit() {
             // ASCII: an error only if the previous chunk ended in the middle of a sequence.
             let error = state.prev_incomplete.any_set();
-            state.prev_input = V::load(p.add(CHUNK - V::BYTES));
+            state.prev_input = chunk[n - 1];
             state.prev_incomplete = c.zero;
             return error;
         }
         let mut error = c.zero;
-        for j in 0..n {
-            let input = V::load(p.add(j * V::BYTES));
+        for &input in &chunk[..n] {
             error = error.or(check_vector(input, state.prev_input, c));
             state.prev_input = input;
         }

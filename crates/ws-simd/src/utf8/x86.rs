@@ -144,6 +144,33 @@ impl Vector for Avx2 {
     }
 
     #[inline(always)]
+    unsafe fn load_partial(p: *const u8, n: usize) -> Self {
+        debug_assert!(n > 0 && n < 32);
+        let words = (n / 4) as i32;
+        let rest = n % 4;
+        // SAFETY: AVX2 support is the caller's guarantee. `vpmaskmovd` reads only the dwords
+        // whose mask is set (and never faults on the others): dwords `0..n / 4`, which lie
+        // within the `n` readable bytes at `p`. The last `n % 4` bytes are read one by one,
+        // also within them.
+        unsafe {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(words), lane);
+            let v = _mm256_maskload_epi32(p.cast(), mask);
+            if rest == 0 {
+                return Self(v);
+            }
+            let base = n - rest;
+            let mut last = [0u8; 4];
+            for (k, b) in last.iter_mut().enumerate().take(rest) {
+                *b = *p.add(base + k);
+            }
+            let last = _mm256_set1_epi32(i32::from_ne_bytes(last));
+            let at = _mm256_cmpeq_epi32(_mm256_set1_epi32(words), lane);
+            Self(_mm256_or_si256(v, _mm256_and_si256(at, last)))
+        }
+    }
+
+    #[inline(always)]
     unsafe fn table(t: &[u8; 16]) -> Self {
         // SAFETY: `t` is 16 readable bytes; AVX2 support is the caller's guarantee.
         Self(unsafe { _mm256_broadcastsi128_si256(_mm_loadu_si128(t.as_ptr().cast())) })
@@ -229,6 +256,15 @@ impl Vector for Avx512 {
     unsafe fn load(p: *const u8) -> Self {
         // SAFETY: the caller guarantees `p` is valid for 64 bytes of reads, and AVX-512F.
         Self(unsafe { _mm512_loadu_si512(p.cast()) })
+    }
+
+    #[inline(always)]
+    unsafe fn load_partial(p: *const u8, n: usize) -> Self {
+        debug_assert!(n > 0 && n < 64);
+        // SAFETY: AVX-512BW support is the caller's guarantee. A masked load reads only the
+        // bytes whose mask bit is set (and never faults on the others): bytes `0..n`, which
+        // the caller guarantees readable.
+        Self(unsafe { _mm512_maskz_loadu_epi8((1u64 << n) - 1, p.cast()) })
     }
 
     #[inline(always)]
