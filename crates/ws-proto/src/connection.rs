@@ -670,7 +670,12 @@ impl Connection {
             }
             None if payload.len() <= CORK_COPY_MAX => {
                 out.cork.reserve(head_len + payload.len());
-                out.cork.extend_from_slice(&head[..head_len]);
+                // A copy of constant size compiles to a store, not a call to `memcpy`.
+                match head_len {
+                    2 => out.cork.extend_from_slice(&head[..2]),
+                    4 => out.cork.extend_from_slice(&head[..4]),
+                    _ => out.cork.extend_from_slice(&head[..head_len]),
+                }
                 out.cork.extend_from_slice(payload);
             }
             None => {
