@@ -122,8 +122,15 @@ pub struct Connection {
 
     out: Output,
 
-    /// Last time anything arrived (or the connection started).
-    last_recv: Instant,
+    /// When activity was last seen (at a timer check), or the connection started.
+    quiet_since: Instant,
+    /// Bytes arrived since the last timer check. Reads only set this flag: the deadlines do
+    /// not move on every read, so a transport's timer is not reset on every read either.
+    heard: bool,
+    /// When the timers were last checked.
+    last_check: Instant,
+    /// The next deadline, recomputed whenever something it depends on changes.
+    deadline: Option<Instant>,
     /// Last `now` the transport told us.
     now: Instant,
     /// When an automatic ping went out and nothing has arrived since.
@@ -139,7 +146,7 @@ pub struct Connection {
 impl Connection {
     /// A connection whose opening handshake is complete.
     pub fn new(role: Role, config: Config, now: Instant) -> Self {
-        Connection {
+        let mut conn = Connection {
             role,
             rx: BytesMut::new(),
             config,
@@ -150,14 +157,19 @@ impl Connection {
             message: None,
             utf8: Utf8Validator::new(),
             out: Output::default(),
-            last_recv: now,
+            quiet_since: now,
+            heard: false,
+            last_check: now,
+            deadline: None,
             now,
             ping_sent: None,
             close_deadline: None,
             close_timer_unarmed: false,
             ping_counter: 0,
             eof: false,
-        }
+        };
+        conn.update_deadline();
+        conn
     }
 
     /// Install the extension negotiated in the handshake (e.g. permessage-deflate).
@@ -225,8 +237,12 @@ impl Connection {
 
     /// Report that `n` bytes were appended to [`Connection::read_buf`] at `now`. `n == 0` means
     /// the peer closed the byte stream.
+    ///
+    /// A read only marks the connection as active; its deadlines move when the timers are
+    /// checked. So `now` may be any recent time the transport already knows (the last timer
+    /// check, say): reading the clock for every read is not needed.
     pub fn handle_read(&mut self, n: usize, now: Instant) {
-        self.now = now;
+        self.now = self.now.max(now);
         if self.state == State::Closed {
             // Nothing more is read once closed: drop what arrives instead of holding it.
             self.rx.clear();
@@ -234,8 +250,7 @@ impl Connection {
         if n == 0 {
             self.handle_eof();
         } else {
-            self.last_recv = now;
-            self.ping_sent = None;
+            self.heard = true;
         }
     }
 
@@ -727,6 +742,17 @@ impl Connection {
         let out = &mut self.out;
         debug_assert!(n <= out.buffered);
         n = n.min(out.buffered);
+        if n == out.buffered {
+            // Everything went out (the common case): clearing without advancing keeps the cork
+            // buffer's start in place, so the next frame needs no reclaiming `reserve`.
+            out.buffered = 0;
+            out.segments.clear();
+            out.cork.clear();
+            if out.cork.capacity() > 4 * self.config.write_buffer_size.max(CORK_COPY_MAX) {
+                out.cork = BytesMut::new();
+            }
+            return;
+        }
         out.buffered -= n;
         while n > 0 {
             match out.segments.front_mut() {
@@ -742,12 +768,6 @@ impl Connection {
                     out.cork.advance(n);
                     n = 0;
                 }
-            }
-        }
-        if out.buffered == 0 {
-            out.cork.clear();
-            if out.cork.capacity() > 4 * self.config.write_buffer_size.max(CORK_COPY_MAX) {
-                out.cork = BytesMut::new();
             }
         }
     }
@@ -769,35 +789,53 @@ impl Connection {
     // ------------------------------------------------------------------------------------------
 
     /// The next instant at which [`Connection::handle_timeout`] must be called, if any.
+    ///
+    /// Reads do not move it: they only mark the connection as active, and the timer check sees
+    /// the mark. So the idle timeout closes a connection between `idle_timeout` and
+    /// `idle_timeout * 5 / 4` after its last byte arrived (checks run at least every quarter of
+    /// it), and an automatic ping goes out after between one and two `ping_interval`s of quiet
+    /// (at most `ping_interval` plus a quarter of the idle timeout when both are on). A transport
+    /// therefore sets its timer a few times per interval, not on every read.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.close_timer_unarmed {
             // Arm it at once: the transport calls `handle_timeout` with the current time.
             return Some(self.now);
         }
-        match self.state {
+        self.deadline
+    }
+
+    fn update_deadline(&mut self) {
+        self.deadline = match self.state {
             State::Open => {
-                let mut next = None;
+                let mut next: Option<Instant> = None;
+                let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
                 let idle = self.config.idle_timeout;
                 if !idle.is_zero() {
-                    next = Some(self.last_recv + idle);
+                    consider(self.quiet_since + idle);
+                    consider(self.last_check + idle / 4);
                 }
                 if self.config.auto_ping && !self.config.ping_interval.is_zero() {
-                    let ping = match self.ping_sent {
+                    consider(match self.ping_sent {
                         Some(sent) => sent + self.config.pong_timeout,
-                        None => self.last_recv + self.config.ping_interval,
-                    };
-                    next = Some(next.map_or(ping, |n: Instant| n.min(ping)));
+                        None => self.quiet_since + self.config.ping_interval,
+                    });
                 }
                 next
             }
             State::CloseSent | State::Closed => self.close_deadline,
-        }
+        };
     }
 
     /// Handle the deadlines that have passed at `now`: send an automatic ping, or fail the
     /// connection on an idle, pong or close-handshake timeout (the error is returned here and
     /// the matching close frame, if any, is queued).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        let result = self.check_timers(now);
+        self.update_deadline();
+        result
+    }
+
+    fn check_timers(&mut self, now: Instant) -> Result<(), Error> {
         self.now = now;
         if self.close_timer_unarmed {
             self.close_timer_unarmed = false;
@@ -805,8 +843,14 @@ impl Connection {
         }
         match self.state {
             State::Open => {
+                if self.heard {
+                    self.heard = false;
+                    self.quiet_since = now;
+                    self.ping_sent = None;
+                }
+                self.last_check = now;
                 let idle = self.config.idle_timeout;
-                if !idle.is_zero() && now >= self.last_recv + idle {
+                if !idle.is_zero() && now >= self.quiet_since + idle {
                     let e = Error::Timeout(TimeoutKind::Idle);
                     self.fail(&e);
                     return Err(e);
@@ -818,7 +862,7 @@ impl Connection {
                             self.fail(&e);
                             return Err(e);
                         }
-                        None if now >= self.last_recv + self.config.ping_interval => {
+                        None if now >= self.quiet_since + self.config.ping_interval => {
                             self.ping_counter = self.ping_counter.wrapping_add(1);
                             let payload = Bytes::copy_from_slice(&self.ping_counter.to_be_bytes());
                             self.send_control(OpCode::Ping, payload)?;

@@ -504,27 +504,49 @@ fn local_close_validates_its_input() {
 #[test]
 fn idle_timeout_in_virtual_time() {
     let config = Config::builder()
-        .idle_timeout(Duration::from_secs(10))
+        .idle_timeout(Duration::from_secs(8))
         .auto_ping(false)
         .build();
     let mut s = Scripted::with_config(Role::Server, config);
     let start = s.now;
-    assert_eq!(s.conn.poll_timeout(), Some(start + Duration::from_secs(10)));
-    // Traffic at 6 s pushes the deadline to 16 s.
-    s.now = start + Duration::from_secs(6);
+    let secs = |n: u64| start + Duration::from_secs(n);
+    // Checks run every quarter of the idle timeout; reads do not move the deadline.
+    assert_eq!(s.conn.poll_timeout(), Some(secs(2)));
+    s.now = secs(1);
     ok(s.recv(&[RawFrame::text("hi")]));
-    assert_eq!(s.conn.poll_timeout(), Some(start + Duration::from_secs(16)));
-    assert!(
-        s.conn
-            .handle_timeout(start + Duration::from_secs(15))
-            .is_ok()
-    );
+    assert_eq!(s.conn.poll_timeout(), Some(secs(2)));
+    // The check at 2 s sees the traffic: quiet since 2 s, so the connection may idle until 10 s.
+    for t in [2, 4, 6, 8] {
+        assert_eq!(s.conn.poll_timeout(), Some(secs(t)));
+        s.conn.handle_timeout(secs(t)).unwrap();
+    }
+    assert_eq!(s.conn.poll_timeout(), Some(secs(10)));
+    let err = s.conn.handle_timeout(secs(10)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)));
+    // Closed 9 s after the last byte: within [idle, idle * 5 / 4].
+    s.expect_close_sent(1001);
+}
+
+#[test]
+fn a_deadline_handled_early_or_late_does_no_harm() {
+    let config = Config::builder()
+        .idle_timeout(Duration::from_secs(8))
+        .auto_ping(false)
+        .build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    let start = s.now;
+    // Called before anything is due: nothing happens.
+    s.conn
+        .handle_timeout(start + Duration::from_millis(10))
+        .unwrap();
+    assert_eq!(s.conn.state(), State::Open);
+    assert!(s.sent().is_empty());
+    // Called long after: the idle timeout fires once.
     let err = s
         .conn
-        .handle_timeout(start + Duration::from_secs(16))
+        .handle_timeout(start + Duration::from_secs(60))
         .unwrap_err();
     assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)));
-    s.expect_close_sent(1001);
 }
 
 #[test]

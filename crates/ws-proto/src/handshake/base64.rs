@@ -42,7 +42,7 @@ fn symbol(c: u8) -> Option<u32> {
 /// input (at most two), no whitespace, and the unused bits before the padding must be zero (the
 /// canonical encoding), so every byte string has exactly one accepted encoding.
 pub(crate) fn decode(input: &[u8]) -> Option<Vec<u8>> {
-    if input.len() % 4 != 0 {
+    if !input.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(input.len() / 4 * 3);

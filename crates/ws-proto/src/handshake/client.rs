@@ -131,10 +131,10 @@ pub fn client_request_with_key(
             "subprotocols must be distinct tokens",
         ));
     }
-    if let Some(origin) = opts.origin {
-        if origin.is_empty() || !is_header_value(origin) {
-            return Err(HandshakeError::InvalidInput("invalid Origin value"));
-        }
+    if let Some(origin) = opts.origin
+        && (origin.is_empty() || !is_header_value(origin))
+    {
+        return Err(HandshakeError::InvalidInput("invalid Origin value"));
     }
     check_extra_headers(opts.extra_headers)?;
     let offer = opts

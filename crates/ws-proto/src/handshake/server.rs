@@ -241,22 +241,22 @@ fn accept_inner(req: &Request, opts: &AcceptOptions<'_>) -> Result<Accepted, Han
     let mut negotiated = None;
     if let Some(negotiator) = opts.negotiator {
         let offers = req.extension_offers()?;
-        if !offers.is_empty() {
-            if let Some((answer, extension)) = negotiator.server_accept(&offers)? {
-                let valid = is_header_value(&answer)
-                    && parse_extensions(&answer).is_ok_and(|answered| {
-                        !answered.is_empty()
-                            && answered
-                                .iter()
-                                .all(|a| offers.iter().any(|o| o.name == a.name))
-                    });
-                if !valid {
-                    return Err(HandshakeError::Extension(ExtensionError::Internal(
-                        "the negotiator answered with an invalid or unoffered extension".into(),
-                    )));
-                }
-                negotiated = Some((answer, extension));
+        if !offers.is_empty()
+            && let Some((answer, extension)) = negotiator.server_accept(&offers)?
+        {
+            let valid = is_header_value(&answer)
+                && parse_extensions(&answer).is_ok_and(|answered| {
+                    !answered.is_empty()
+                        && answered
+                            .iter()
+                            .all(|a| offers.iter().any(|o| o.name == a.name))
+                });
+            if !valid {
+                return Err(HandshakeError::Extension(ExtensionError::Internal(
+                    "the negotiator answered with an invalid or unoffered extension".into(),
+                )));
             }
+            negotiated = Some((answer, extension));
         }
     }
 
