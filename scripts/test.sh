@@ -5,9 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Independent peers for the interop tests (Python websockets, Node ws).
-if ! python3 -c 'import websockets' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'websockets==17.4'
-fi
+python3 -m pip install --quiet --disable-pip-version-check \
+  -r crates/ws-tokio/tests/interop/requirements.txt
 if [ -f crates/ws-tokio/tests/interop/package.json ]; then
   (cd crates/ws-tokio/tests/interop && npm ci --silent --no-audit --no-fund)
 fi

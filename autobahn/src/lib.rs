@@ -2,15 +2,21 @@
 //! `fuzzingclient` mode) and `autobahn-client` (runs every case of a `fuzzingserver`). Both are
 //! written on the public API only, exactly as a user would write them.
 
-use sockudo_ws::{Config, Message, WebSocketStream};
+use sockudo_ws::{Compression, Config, Message, WebSocketStream};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The configuration both peers use: the defaults, with limits large enough for the suite's
-/// biggest messages (16 MiB in section 9).
+/// biggest messages (16 MiB in section 9), and permessage-deflate with a dedicated compressor.
+///
+/// Compression is negotiated only where the suite asks for it (sections 12 and 13). The server
+/// accepts every offer the fuzzing client makes (window bits 9 to 15, with and without context
+/// takeover). The client offers `permessage-deflate; client_max_window_bits`, which lets the
+/// fuzzing server's 13.x answers choose the client's window (9 or 15) and context takeover.
 pub fn config() -> Config {
     Config::builder()
         .max_message_size(64 << 20)
         .max_frame_size(64 << 20)
+        .compression(Compression::Dedicated)
         .build()
 }
 

@@ -20,6 +20,12 @@ pub mod extension {
     pub use ws_proto::extension::*;
 }
 
+/// permessage-deflate (RFC 7692): the negotiator and the extension (feature
+/// `permessage-deflate`, on by default). [`accept`] and [`connect`] use it when
+/// [`Config::compression`] is enabled.
+#[cfg(feature = "permessage-deflate")]
+pub use ws_deflate as deflate;
+
 #[cfg(feature = "tokio-runtime")]
 pub use ws_tokio::{
     Accept, Reject, ReuniteError, SplitReader, SplitWriter, WebSocketStream, accept, accept_with,

@@ -117,8 +117,8 @@ impl WebSocketUpgrade {
     /// Use `config` for the connection (limits, timers, buffer sizes). Default:
     /// [`Config::default`].
     ///
-    /// Compression is not negotiated yet, whatever `config.compression` says: no
-    /// `Sec-WebSocket-Extensions` answer is sent until permessage-deflate lands.
+    /// When `config.compression` is enabled, permessage-deflate is negotiated in that mode
+    /// (feature `deflate`, on by default), as by [`accept`](crate::accept).
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
@@ -199,6 +199,7 @@ impl WebSocketUpgrade {
         let on_upgrade = self.on_upgrade;
         let config = self.config;
         let extension = accepted.extension;
+        let subprotocol = accepted.subprotocol;
         tokio::spawn(async move {
             // An error means the connection was never upgraded: nothing to hand over.
             let Ok(upgraded) = on_upgrade.await else {
@@ -206,13 +207,14 @@ impl WebSocketUpgrade {
             };
             // hyper's `Upgraded` replays whatever it read past the request head, so nothing
             // is read ahead here.
-            let ws = WebSocketStream::from_parts(
+            let mut ws = WebSocketStream::from_parts(
                 TokioIo::new(upgraded),
                 Role::Server,
                 config,
                 BytesMut::new(),
                 extension,
             );
+            ws.set_subprotocol(subprotocol);
             callback(ws).await;
         });
         response
@@ -241,10 +243,10 @@ where
     }
 }
 
-/// The extension negotiator for `config`. permessage-deflate plugs in here (from
-/// `config.compression`) once `ws-deflate` lands; until then nothing is offered or accepted.
-fn extension_negotiator(_config: &Config) -> Option<Box<dyn ExtensionNegotiator>> {
-    None
+/// The extension negotiator for `config`: permessage-deflate from `config.compression`, the
+/// same as [`accept`](crate::accept) uses.
+fn extension_negotiator(config: &Config) -> Option<Box<dyn ExtensionNegotiator>> {
+    crate::handshake::extension_negotiator(config)
 }
 
 /// Builds ws-proto's [`Request`] from the method, version and WebSocket headers of `parts`, so

@@ -24,14 +24,21 @@ pub(crate) struct Core<S> {
     pub(crate) conn: Connection,
     /// One timer for every deadline of the connection; allocated on first use.
     timer: Option<Pin<Box<Sleep>>>,
-    /// What the timer is set to. It may be earlier than the connection's next deadline (reads
-    /// push deadlines later, and resetting a timer on every read costs more than one spurious
-    /// wake-up): when it fires, `handle_timeout` does what is due and the timer is set again.
+    /// The deadline the timer is set to. The connection's deadline moves only when its timers
+    /// are checked (reads do not move it), so the timer is reset a few times per interval.
     timer_at: Option<Instant>,
+    /// The waker the timer was last polled with.
+    timer_waker: Option<Waker>,
+    /// The time the timer last fired (or the stream was made): what reads report as `now`.
+    now: Instant,
     /// The transport is finished: shut down, failed, or ended by the peer.
     io_done: bool,
     /// The stream reported its end (`None`).
     finished: bool,
+    /// Our side of the byte stream is shut down (FIN sent).
+    shut_down: bool,
+    /// The subprotocol the opening handshake selected. Kept here so split halves carry it.
+    pub(crate) subprotocol: Option<String>,
 }
 
 impl<S> Core<S>
@@ -44,8 +51,12 @@ where
             conn,
             timer: None,
             timer_at: None,
+            timer_waker: None,
+            now: tokio::time::Instant::now().into_std(),
             io_done: false,
             finished: false,
+            shut_down: false,
+            subprotocol: None,
         }
     }
 
@@ -134,22 +145,26 @@ where
                 return Poll::Ready(Some(Err(e)));
             }
 
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(e)) => {
+                    self.finished = true;
+                    self.io_done = true;
+                    return Poll::Ready(Some(Err(Error::Io(e))));
+                }
+                Poll::Pending => {}
+            }
+
+            // Nothing to read: before sleeping, handle what is due and arm the timer. (A peer
+            // that never lets reads go pending still reaches this: tokio's cooperative budget
+            // makes a read pending after a while.)
             match self.poll_timers(cx) {
                 Poll::Ready(Ok(())) => continue,
                 Poll::Ready(Err(e)) => {
                     let _ = self.write_opportunistically(cx, write_waker);
                     return Poll::Ready(Some(Err(e)));
                 }
-                Poll::Pending => {}
-            }
-
-            match ready!(self.poll_read(cx)) {
-                Ok(()) => {}
-                Err(e) => {
-                    self.finished = true;
-                    self.io_done = true;
-                    return Poll::Ready(Some(Err(Error::Io(e))));
-                }
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
@@ -158,8 +173,9 @@ where
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let buf = self.conn.read_buf();
         let n = ready!(pin!(self.io.read_buf(buf)).poll(cx))?;
-        let now = tokio::time::Instant::now().into_std();
-        self.conn.handle_read(n, now);
+        // A read only marks the connection active (its deadlines move when the timer is
+        // checked), so the time last seen does and the clock is not read per message.
+        self.conn.handle_read(n, self.now);
         Poll::Ready(Ok(()))
     }
 
@@ -172,69 +188,135 @@ where
         let Some(deadline) = self.conn.poll_timeout() else {
             return Poll::Pending;
         };
-        if self.timer_at.is_none_or(|at| deadline < at) {
-            let at = tokio::time::Instant::from_std(deadline);
-            match &mut self.timer {
-                Some(timer) => timer.as_mut().reset(at),
-                None => self.timer = Some(Box::pin(tokio::time::sleep_until(at))),
+        let timer = match &mut self.timer {
+            Some(timer) if self.timer_at == Some(deadline) => {
+                // Armed for this deadline already. Polling a tokio timer costs a couple of
+                // hundred instructions, which the echo path would pay on every message: skip
+                // it while it has not fired and our task is the one it will wake.
+                let same_task = self
+                    .timer_waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()));
+                if same_task && !timer.is_elapsed() {
+                    return Poll::Pending;
+                }
+                timer
             }
-            self.timer_at = Some(deadline);
-        }
-        if let Some(timer) = &mut self.timer
-            && timer.as_mut().poll(cx).is_ready()
-        {
+            Some(timer) => {
+                timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(deadline));
+                self.timer_at = Some(deadline);
+                timer
+            }
+            None => {
+                let at = tokio::time::Instant::from_std(deadline);
+                self.timer_at = Some(deadline);
+                self.timer.insert(Box::pin(tokio::time::sleep_until(at)))
+            }
+        };
+        if timer.as_mut().poll(cx).is_ready() {
             self.timer_at = None;
-            let now = tokio::time::Instant::now().into_std();
-            return Poll::Ready(self.conn.handle_timeout(now));
+            self.now = tokio::time::Instant::now().into_std();
+            return Poll::Ready(self.conn.handle_timeout(self.now));
+        }
+        if !self
+            .timer_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            self.timer_waker = Some(cx.waker().clone());
         }
         Poll::Pending
     }
 
-    /// The close handshake is over (or the connection failed): write out what is queued and end
-    /// the transport. The server ends it at once; a client first waits for the server to end it
-    /// (RFC 6455 section 7.1.1), at most until the close deadline.
+    /// The close handshake is over (or the connection failed): write out what is queued (at
+    /// most until the close deadline) and end the transport. The server ends it at once; a
+    /// client first waits for the server to end it (RFC 6455 section 7.1.1), at most until the
+    /// close deadline.
     fn poll_finish(
         &mut self,
         cx: &mut Context<'_>,
         write_waker: Option<&Waker>,
     ) -> Poll<Option<Result<Message, Error>>> {
         if !self.io_done {
-            if self.conn.wants_write() && ready!(self.poll_write_with(cx, write_waker)).is_err() {
-                self.io_done = true;
-            }
-            if !self.io_done && self.conn.role() == Role::Client {
-                // Wait for the server's FIN (or the deadline), discarding anything else.
-                loop {
-                    match self.poll_timers(cx) {
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(_)) => break,
-                        Poll::Pending => {}
-                    }
-                    if self.conn.poll_timeout().is_none() {
-                        break;
-                    }
-                    let buf = self.conn.read_buf();
-                    buf.clear();
-                    match ready!(pin!(self.io.read_buf(buf)).poll(cx)) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => continue,
+            if self.conn.wants_write() {
+                match self.poll_write_with(cx, write_waker) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => self.io_done = true,
+                    // The peer is not taking our output (a peer that stopped reading is what
+                    // fails a connection with backpressure or a timeout): wait for it no longer
+                    // than the close deadline, then give up on the rest. The transport closes
+                    // when the stream is dropped.
+                    Poll::Pending => {
+                        ready!(self.poll_close_deadline(cx));
+                        self.io_done = true;
                     }
                 }
             }
-            if !self.io_done {
-                let _ = match write_waker {
-                    Some(waker) => {
-                        ready!(
-                            Pin::new(&mut self.io).poll_shutdown(&mut Context::from_waker(waker))
-                        )
-                    }
-                    None => ready!(Pin::new(&mut self.io).poll_shutdown(cx)),
-                };
-                self.io_done = true;
+            // RFC 6455 section 7.1.1: the server closes the TCP connection first and the client
+            // waits for that. Either way, read and discard until the peer's FIN (or the close
+            // deadline) before letting go of the socket: closing a socket with unread input
+            // makes the kernel send a reset, which can destroy our close frame in flight.
+            if !self.io_done && self.conn.role() == Role::Server && !self.shut_down {
+                let _ = ready!(self.poll_shutdown_with(cx, write_waker));
+                self.shut_down = true;
             }
+            if !self.io_done {
+                ready!(self.poll_drain(cx));
+            }
+            if !self.io_done && !self.shut_down {
+                let _ = ready!(self.poll_shutdown_with(cx, write_waker));
+                self.shut_down = true;
+            }
+            self.io_done = true;
         }
         self.finished = true;
         Poll::Ready(None)
+    }
+
+    fn poll_shutdown_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        write_waker: Option<&Waker>,
+    ) -> Poll<io::Result<()>> {
+        match write_waker {
+            Some(waker) => Pin::new(&mut self.io).poll_shutdown(&mut Context::from_waker(waker)),
+            None => Pin::new(&mut self.io).poll_shutdown(cx),
+        }
+    }
+
+    /// Read and discard until the peer ends its side, fails, or the close deadline passes.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // Bounded: each pass reads, or arms or consumes the deadline.
+        loop {
+            match self.poll_timers(cx) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => {}
+            }
+            if self.conn.poll_timeout().is_none() {
+                return Poll::Ready(());
+            }
+            let buf = self.conn.read_buf();
+            buf.clear();
+            match ready!(pin!(self.io.read_buf(buf)).poll(cx)) {
+                Ok(0) | Err(_) => return Poll::Ready(()),
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Pending until the close deadline has passed; ready at once when none is left (it expired
+    /// already, or the peer dropped the connection).
+    fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // Bounded: every ready pass of `poll_timers` arms or consumes the deadline.
+        while self.conn.poll_timeout().is_some() {
+            if self.poll_timers(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(())
     }
 
     /// Room for another message: waits while more than `write_buffer_size` bytes are queued.

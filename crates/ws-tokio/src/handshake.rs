@@ -8,6 +8,7 @@
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use ws_proto::extension::ExtensionNegotiator;
 use ws_proto::handshake::{
     self, AcceptOptions, ClientOptions, HandshakeLimits, Request, RequestParser, ResponseParser,
 };
@@ -18,7 +19,8 @@ use crate::WebSocketStream;
 /// What an [`accept_with`] callback decides about a request.
 #[derive(Clone, Debug, Default)]
 pub struct Accept {
-    /// The subprotocol to select; it must be one the client offered, or the handshake fails.
+    /// The subprotocol to select. Only one the client offered is selected; any other is not
+    /// sent, and the connection then has no subprotocol.
     pub subprotocol: Option<String>,
     /// Extra response headers.
     pub headers: Vec<(String, String)>,
@@ -43,6 +45,17 @@ impl Reject {
     }
 }
 
+/// The extension negotiator for `config`: permessage-deflate in `config.compression`'s mode
+/// (feature `deflate`, on by default), or none when compression is disabled.
+pub(crate) fn extension_negotiator(config: &Config) -> Option<Box<dyn ExtensionNegotiator>> {
+    #[cfg(feature = "deflate")]
+    if let Some(deflate) = ws_deflate::DeflateNegotiator::for_config(config) {
+        return Some(Box::new(deflate));
+    }
+    let _ = config;
+    None
+}
+
 fn limits(config: &Config) -> HandshakeLimits {
     HandshakeLimits {
         max_header_bytes: config.max_handshake_header_bytes,
@@ -65,6 +78,10 @@ async fn with_timeout<T>(
 
 /// Accept a WebSocket connection on `stream`: read and validate the upgrade request, answer
 /// 101 (or 400/426 with the reason), and return the server stream.
+///
+/// When `config.compression` is enabled, permessage-deflate is negotiated in that mode
+/// (feature `deflate`, on by default); a client that does not offer it gets an uncompressed
+/// connection.
 ///
 /// The whole handshake is bounded by `config.handshake_timeout` (a slow-loris peer gets
 /// [`TimeoutKind::Handshake`]) and the request head by `max_handshake_header_bytes` and
@@ -138,9 +155,10 @@ where
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
+                let negotiator = extension_negotiator(&config);
                 let options = AcceptOptions {
                     subprotocols: &protocols,
-                    negotiator: None,
+                    negotiator: negotiator.as_deref(),
                     extra_headers: &headers,
                 };
                 match handshake::accept(&request, &options) {
@@ -161,18 +179,17 @@ where
         };
         stream.write_all(&accepted.response).await?;
         stream.flush().await?;
-        Ok(WebSocketStream::from_parts(
-            stream,
-            Role::Server,
-            config,
-            buf,
-            accepted.extension,
-        ))
+        let mut ws =
+            WebSocketStream::from_parts(stream, Role::Server, config, buf, accepted.extension);
+        ws.set_subprotocol(accepted.subprotocol);
+        Ok(ws)
     })
     .await
 }
 
 /// Connect to `url` (`ws://host[:port]/path`) over TCP and run the client handshake.
+///
+/// When `config.compression` is enabled, permessage-deflate is offered (see [`client_with`]).
 ///
 /// `wss://` needs TLS, which this function does not set up: open a TLS stream yourself and use
 /// [`client`].
@@ -208,6 +225,10 @@ where
 
 /// [`client`] with options: subprotocols to offer, extra headers, an `Origin`.
 ///
+/// permessage-deflate is offered when `config.compression` is enabled (feature `deflate`),
+/// unless `options.negotiator` names a negotiator of its own (e.g. a `ws_deflate`
+/// `DeflateNegotiator` with a tuned configuration).
+///
 /// Cancel safety: not cancel safe (see [`accept`]).
 pub async fn client_with<S>(
     mut stream: S,
@@ -220,9 +241,14 @@ where
 {
     let parsed = handshake::parse_ws_url(url)?;
     let cfg = config.clone();
+    let negotiator = extension_negotiator(&config);
+    let mut options = *options;
+    if options.negotiator.is_none() {
+        options.negotiator = negotiator.as_deref();
+    }
     with_timeout(&cfg, async move {
         let (client, request) =
-            handshake::client_request(&parsed.host_header, &parsed.path_and_query, options)?;
+            handshake::client_request(&parsed.host_header, &parsed.path_and_query, &options)?;
         stream.write_all(&request).await?;
         stream.flush().await?;
         let mut buf = BytesMut::with_capacity(1024);
@@ -239,13 +265,10 @@ where
             }
         };
         let accepted = client.validate_response(&response, options.negotiator)?;
-        Ok(WebSocketStream::from_parts(
-            stream,
-            Role::Client,
-            config,
-            buf,
-            accepted.extension,
-        ))
+        let mut ws =
+            WebSocketStream::from_parts(stream, Role::Client, config, buf, accepted.extension);
+        ws.set_subprotocol(accepted.subprotocol);
+        Ok(ws)
     })
     .await
 }

@@ -16,6 +16,8 @@ mod stream;
 pub use handshake::{Accept, Reject, accept, accept_with, client, client_with, connect};
 pub use split::{ReuniteError, SplitReader, SplitWriter};
 pub use stream::{WebSocketStream, reunite};
+pub use ws_proto::handshake::{ClientOptions, HandshakeError};
 pub use ws_proto::{
-    CloseCode, CloseReason, Compression, Config, Error, Fault, Message, Role, State, Utf8Bytes,
+    CloseCode, CloseReason, Compression, Config, Error, Fault, Message, ProtocolError, Role, State,
+    TimeoutKind, Utf8Bytes,
 };

@@ -166,6 +166,18 @@ where
         self.flush().await
     }
 
+    /// The subprotocol the opening handshake selected (`Sec-WebSocket-Protocol`), if any: for
+    /// a client, the one the server chose among those offered; for a server, the one it
+    /// answered with.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.core.subprotocol.as_deref()
+    }
+
+    /// Records the subprotocol the handshake selected.
+    pub(crate) fn set_subprotocol(&mut self, subprotocol: Option<String>) {
+        self.core.subprotocol = subprotocol;
+    }
+
     /// Where the close handshake stands.
     pub fn state(&self) -> State {
         self.core.conn.state()

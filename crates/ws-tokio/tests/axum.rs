@@ -34,7 +34,19 @@ async fn server() -> SocketAddr {
             .protocols(["a", "b"])
             .on_upgrade(echo)
     }
-    let app = Router::new().route("/ws", get(handler));
+    /// Tells the client which subprotocol the server-side stream sees.
+    async fn which_protocol(upgrade: WebSocketUpgrade) -> Response {
+        upgrade
+            .protocols(["a", "b"])
+            .on_upgrade(|mut ws| async move {
+                let seen = ws.subprotocol().unwrap_or("none").to_string();
+                let _ = ws.send_text(seen).await;
+                echo(ws).await;
+            })
+    }
+    let app = Router::new()
+        .route("/ws", get(handler))
+        .route("/protocol", get(which_protocol));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -240,4 +252,28 @@ async fn rejection_response_426_names_version_13() {
     let response = WebSocketUpgradeRejection::ConnectionNotUpgradable.into_response();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(response.headers().get("sec-websocket-version").is_none());
+}
+
+#[tokio::test]
+async fn the_server_stream_knows_the_selected_subprotocol() {
+    let addr = server().await;
+    let options = ClientOptions {
+        subprotocols: &["b", "a"],
+        ..Default::default()
+    };
+    let url = format!("ws://{addr}/protocol");
+    let mut ws = tokio::time::timeout(
+        TIMEOUT,
+        ws_tokio::client_with(
+            TcpStream::connect(addr).await.unwrap(),
+            &url,
+            Config::default(),
+            &options,
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(ws.subprotocol(), Some("b"));
+    assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("b"));
 }

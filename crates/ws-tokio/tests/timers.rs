@@ -1,0 +1,364 @@
+//! Timers over real TCP with short real durations (tokio's paused clock would auto-advance while
+//! the runtime waits on real sockets, firing every deadline at once): idle timeout, automatic
+//! pings and the pong timeout, and the close timeout of a client whose server never answers.
+//!
+//! Lower bounds are checked exactly (a deadline never fires early); upper bounds get generous
+//! slack for a loaded machine.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, RawPeer, TEST_TIMEOUT, close_payload, listener, url,
+    within,
+};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use ws_proto::TimeoutKind;
+use ws_tokio::{CloseCode, Config, Error, Fault, Message, WebSocketStream};
+
+const SLACK: Duration = Duration::from_secs(2);
+
+/// A server stream with `config` and a raw client connected to it.
+async fn server_and_raw_client(config: Config) -> (WebSocketStream<TcpStream>, RawPeer) {
+    let (listener, addr) = listener().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        ws_tokio::accept(tcp, config)
+            .await
+            .expect("server handshake")
+    });
+    let (peer, _) = RawPeer::connect(addr, "/").await;
+    (server.await.unwrap(), peer)
+}
+
+fn assert_between(elapsed: Duration, low: Duration, what: &str) {
+    assert!(
+        elapsed >= low,
+        "{what} fired early: after {elapsed:?}, expected {low:?}"
+    );
+    assert!(
+        elapsed < low + SLACK,
+        "{what} fired late: after {elapsed:?}, expected {low:?}"
+    );
+}
+
+#[tokio::test]
+async fn idle_timeout_closes_with_1001() {
+    within(TEST_TIMEOUT, async {
+        let idle = Duration::from_millis(200);
+        let config = Config::builder()
+            .idle_timeout(idle)
+            .auto_ping(false)
+            .build();
+        let (mut ws, mut peer) = server_and_raw_client(config).await;
+        let start = Instant::now();
+
+        let reader = tokio::spawn(async move {
+            let close = peer.expect_frame().await;
+            let at = start.elapsed();
+            peer.expect_eof().await;
+            (close, at)
+        });
+
+        let err = ws.recv().await.expect("an error").unwrap_err();
+        assert_between(start.elapsed(), idle, "idle timeout");
+        assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
+        assert_eq!(err.close_code(), Some(CloseCode::GOING_AWAY));
+        assert_eq!(err.fault(), Fault::Peer);
+        assert!(
+            ws.recv().await.is_none(),
+            "the stream ends after the failure"
+        );
+
+        let (close, at) = reader.await.unwrap();
+        assert_eq!(close.opcode, OP_CLOSE);
+        assert_eq!(close.close_code(), Some(1001));
+        assert!(at >= idle);
+    })
+    .await;
+}
+
+/// Traffic pushes the idle deadline back: a peer talking every 50 ms for 600 ms is never idle
+/// for 200 ms; once it stops, the timeout fires 200 ms after its last message.
+#[tokio::test]
+async fn traffic_keeps_an_idle_connection_open() {
+    within(TEST_TIMEOUT, async {
+        let idle = Duration::from_millis(200);
+        let config = Config::builder()
+            .idle_timeout(idle)
+            .auto_ping(false)
+            .build();
+        let (mut ws, mut peer) = server_and_raw_client(config).await;
+
+        let talker = tokio::spawn(async move {
+            for i in 0..12 {
+                peer.send(true, OP_TEXT, format!("tick {i}").as_bytes())
+                    .await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (peer, Instant::now())
+        });
+        for i in 0..12 {
+            let message = ws.recv().await.unwrap().expect("no timeout while talking");
+            assert_eq!(message.as_text(), Some(format!("tick {i}").as_str()));
+        }
+        let last = Instant::now();
+        let err = ws.recv().await.unwrap().unwrap_err();
+        assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
+        assert!(last.elapsed() >= idle - Duration::from_millis(60));
+        let (mut peer, _) = talker.await.unwrap();
+        assert_eq!(peer.expect_frame().await.close_code(), Some(1001));
+    })
+    .await;
+}
+
+/// `ping_interval` 100 ms: the silent peer gets a ping; it never answers, so the connection
+/// fails with a pong timeout `pong_timeout` after the ping, closing with 1001.
+#[tokio::test]
+async fn unanswered_auto_ping_times_out() {
+    within(TEST_TIMEOUT, async {
+        let interval = Duration::from_millis(100);
+        let pong_timeout = Duration::from_millis(200);
+        let config = Config::builder()
+            .auto_ping(true)
+            .ping_interval(interval)
+            .pong_timeout(pong_timeout)
+            .idle_timeout(Duration::ZERO)
+            .build();
+        let (mut ws, mut peer) = server_and_raw_client(config).await;
+        let start = Instant::now();
+
+        let reader = tokio::spawn(async move {
+            let ping = peer.expect_frame().await;
+            let ping_at = start.elapsed();
+            let close = peer.expect_frame().await;
+            peer.expect_eof().await;
+            (ping, ping_at, close)
+        });
+
+        let err = ws.recv().await.expect("an error").unwrap_err();
+        assert!(matches!(err, Error::Timeout(TimeoutKind::Pong)), "{err:?}");
+        assert_eq!(err.close_code(), Some(CloseCode::GOING_AWAY));
+        assert_between(start.elapsed(), interval + pong_timeout, "pong timeout");
+        assert!(ws.recv().await.is_none());
+
+        let (ping, ping_at, close) = reader.await.unwrap();
+        assert_eq!((ping.fin, ping.opcode), (true, OP_PING));
+        assert!(ping.payload.len() <= 125);
+        assert_between(ping_at, interval, "auto ping");
+        assert_eq!(close.close_code(), Some(1001));
+    })
+    .await;
+}
+
+/// A peer that answers every ping stays connected for many intervals, and the user sees no
+/// error; the pings also show up as pongs on the peer's side at the configured pace.
+#[tokio::test]
+async fn answered_auto_pings_keep_the_connection_open() {
+    within(TEST_TIMEOUT, async {
+        let interval = Duration::from_millis(100);
+        let config = Config::builder()
+            .auto_ping(true)
+            .ping_interval(interval)
+            .pong_timeout(Duration::from_millis(150))
+            .idle_timeout(Duration::from_millis(400))
+            .build();
+        let (mut ws, mut peer) = server_and_raw_client(config).await;
+
+        // The peer answers pings for 1 s (10 intervals, 2.5 idle timeouts), then closes.
+        let answerer = tokio::spawn(async move {
+            let start = Instant::now();
+            let mut pings = 0;
+            while start.elapsed() < Duration::from_secs(1) {
+                let frame = peer.expect_frame().await;
+                assert_eq!(frame.opcode, OP_PING, "{frame:?}");
+                peer.send(true, OP_PONG, &frame.payload).await;
+                pings += 1;
+            }
+            peer.send(true, OP_CLOSE, &close_payload(1000, "")).await;
+            let close = loop {
+                let frame = peer.expect_frame().await;
+                if frame.opcode == OP_CLOSE {
+                    break frame;
+                }
+            };
+            assert_eq!(close.close_code(), Some(1000));
+            peer.expect_eof().await;
+            pings
+        });
+
+        let mut pongs = 0;
+        loop {
+            match ws.recv().await {
+                Some(Ok(Message::Pong(_))) => pongs += 1,
+                Some(Ok(Message::Close(reason))) => {
+                    assert_eq!(reason.unwrap().code, CloseCode::NORMAL);
+                }
+                Some(other) => panic!("unexpected {other:?}"),
+                None => break,
+            }
+        }
+        let pings = answerer.await.unwrap();
+        assert!(pings >= 5, "only {pings} pings in 1 s at a 100 ms interval");
+        assert!(pings <= 11, "{pings} pings in 1 s at a 100 ms interval");
+        assert!(pongs >= pings - 1, "{pongs} pongs for {pings} pings");
+    })
+    .await;
+}
+
+/// Automatic pings from the client side are masked.
+#[tokio::test]
+async fn client_auto_ping_is_masked() {
+    within(TEST_TIMEOUT, async {
+        let (listener, addr) = listener().await;
+        let config = Config::builder()
+            .auto_ping(true)
+            .ping_interval(Duration::from_millis(50))
+            .build();
+        let client = tokio::spawn(async move {
+            let mut ws = ws_tokio::connect(&url(addr, "/"), config).await.unwrap();
+            // Read until the stream ends: this drives the timers.
+            while let Some(item) = ws.recv().await {
+                if let Err(e) = item {
+                    panic!("client: {e}");
+                }
+            }
+        });
+        let (mut peer, _) = RawPeer::accept(&listener).await;
+        // `RawPeer::read_frame` asserts the direction's masking rule (masked here).
+        let ping = peer.expect_frame().await;
+        assert_eq!(ping.opcode, OP_PING);
+        assert!(ping.masked);
+        peer.send(true, OP_CLOSE, &close_payload(1000, "")).await;
+        assert_eq!(peer.expect_frame().await.close_code(), Some(1000));
+        drop(peer);
+        client.await.unwrap();
+    })
+    .await;
+}
+
+/// Our client sends a close frame; the raw server reads it and never answers (nor closes TCP):
+/// the client's stream reports the close timeout and ends within `close_timeout`.
+#[tokio::test]
+async fn close_timeout_ends_the_client_stream() {
+    within(TEST_TIMEOUT, async {
+        let close_timeout = Duration::from_millis(300);
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut peer, _) = RawPeer::accept(&listener).await;
+            let close = peer.expect_frame().await;
+            assert!(close.masked);
+            assert_eq!(close.close_code(), Some(1000));
+            assert_eq!(&close.payload[2..], b"bye");
+            // Hold the connection open without answering until the client gives up; then the
+            // client's FIN arrives.
+            assert!(peer.read_frame().await.is_none());
+        });
+        let config = Config::builder().close_timeout(close_timeout).build();
+        let mut ws = ws_tokio::connect(&url(addr, "/"), config).await.unwrap();
+
+        let start = Instant::now();
+        ws.close(1000u16, "bye").await.unwrap();
+        let err = ws.recv().await.expect("an error").unwrap_err();
+        assert!(matches!(err, Error::Timeout(TimeoutKind::Close)), "{err:?}");
+        assert_eq!(err.fault(), Fault::Peer);
+        assert!(ws.recv().await.is_none());
+        assert_between(start.elapsed(), close_timeout, "close timeout");
+        server.await.unwrap();
+    })
+    .await;
+}
+
+/// The raw server answers the close but keeps TCP open: the client waits for the server's FIN
+/// (RFC 6455 section 7.1.1) no longer than `close_timeout`, then ends its stream.
+#[tokio::test]
+async fn client_waits_for_the_servers_fin_at_most_close_timeout() {
+    within(TEST_TIMEOUT, async {
+        let close_timeout = Duration::from_millis(300);
+        let (listener, addr) = listener().await;
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let (mut peer, _) = RawPeer::accept(&listener).await;
+            assert_eq!(peer.expect_frame().await.close_code(), Some(1000));
+            peer.send(true, OP_CLOSE, &close_payload(1000, "")).await;
+            let _ = done_rx.await;
+        });
+        let config = Config::builder().close_timeout(close_timeout).build();
+        let mut ws = ws_tokio::connect(&url(addr, "/"), config).await.unwrap();
+
+        let start = Instant::now();
+        ws.close(1000u16, "").await.unwrap();
+        match ws.recv().await {
+            Some(Ok(Message::Close(Some(reason)))) => assert_eq!(reason.code.0, 1000),
+            other => panic!("expected the close reply, got {other:?}"),
+        }
+        assert!(ws.recv().await.is_none());
+        assert_between(
+            start.elapsed(),
+            close_timeout,
+            "waiting for the server's FIN",
+        );
+        let _ = done_tx.send(());
+        server.await.unwrap();
+    })
+    .await;
+}
+
+/// The normal case: the server answers and closes TCP; the client ends at once, long before
+/// its close timeout.
+#[tokio::test]
+async fn client_ends_promptly_when_the_server_closes() {
+    within(TEST_TIMEOUT, async {
+        let (listener, addr) = listener().await;
+        let server = tokio::spawn(async move {
+            let (mut peer, _) = RawPeer::accept(&listener).await;
+            assert_eq!(peer.expect_frame().await.close_code(), Some(1000));
+            peer.send(true, OP_CLOSE, &close_payload(1000, "")).await;
+            peer.tcp.shutdown().await.unwrap();
+            assert!(peer.read_frame().await.is_none());
+        });
+        let config = Config::builder()
+            .close_timeout(Duration::from_secs(10))
+            .build();
+        let mut ws = ws_tokio::connect(&url(addr, "/"), config).await.unwrap();
+
+        let start = Instant::now();
+        ws.close(1000u16, "").await.unwrap();
+        assert!(matches!(ws.recv().await, Some(Ok(Message::Close(_)))));
+        assert!(ws.recv().await.is_none());
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        server.await.unwrap();
+    })
+    .await;
+}
+
+/// The server starts the close and the raw client never answers: the server's stream reports
+/// the close timeout, then ends and closes TCP.
+#[tokio::test]
+async fn close_timeout_ends_the_server_stream() {
+    within(TEST_TIMEOUT, async {
+        let close_timeout = Duration::from_millis(300);
+        let config = Config::builder().close_timeout(close_timeout).build();
+        let (mut ws, mut peer) = server_and_raw_client(config).await;
+
+        let start = Instant::now();
+        ws.close(CloseCode::GOING_AWAY, "").await.unwrap();
+        let err = ws.recv().await.expect("an error").unwrap_err();
+        assert!(matches!(err, Error::Timeout(TimeoutKind::Close)), "{err:?}");
+        assert_eq!(err.close_code(), None, "no second close frame");
+        assert!(ws.recv().await.is_none());
+        assert_between(start.elapsed(), close_timeout, "close timeout");
+
+        // The peer saw exactly one close frame, then the server's FIN (ws is still alive).
+        assert_eq!(peer.expect_frame().await.close_code(), Some(1001));
+        peer.expect_eof().await;
+        drop(ws);
+    })
+    .await;
+}
