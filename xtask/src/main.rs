@@ -22,16 +22,17 @@ USAGE:
 
 COMMANDS:
     autobahn    Run the Autobahn|Testsuite (wstest) against the sockudo-ws server and client
-    bench       Benchmarks (not built yet)
+    bench       End-to-end echo benchmark against tungstenite, fastwebsockets and tokio-websockets
+                (`cargo xtask bench --help`)
     fuzz        Build and run the libFuzzer targets in fuzz/ for a bounded time
     help        Print this text
 
 cargo xtask autobahn [OPTIONS]
     Builds the test peers (cargo build --release -p sockudo-ws-autobahn --bins), runs wstest
     against them, prints a table per section and every failing case, and exits non-zero unless
-    every case is OK or INFORMATIONAL (UNIMPLEMENTED passes in the allowed sections) and the
-    report holds every selected case. A case counts under the worse of its behavior and
-    behaviorClose.
+    every case is OK or INFORMATIONAL (UNIMPLEMENTED passes only in the sections named by
+    --allow-unimplemented) and the report holds every selected case. A case counts under the
+    worse of its behavior and behaviorClose.
 
     --server                  Test the server only (wstest -m fuzzingclient)
     --client                  Test the client only (wstest -m fuzzingserver)
@@ -41,8 +42,9 @@ cargo xtask autobahn [OPTIONS]
                               without '*' is an exact case id.
     --exclude PATTERN,...     Cases to leave out (default: none)
     --allow-unimplemented S,...
-                              Sections whose UNIMPLEMENTED cases pass (default: 12,13, until
-                              permessage-deflate lands; '' allows none)
+                              Sections whose UNIMPLEMENTED cases pass (default: none, so
+                              sections 12 and 13, permessage-deflate, must pass; e.g. 12,13 to
+                              test a peer without compression)
     --report-dir DIR          Where specs, logs and reports go (default: autobahn/reports);
                               results land in DIR/servers and DIR/clients
     --timeout MINUTES         Limit for each wstest run (default: 40)

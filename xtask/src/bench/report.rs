@@ -1,0 +1,873 @@
+//! The benchmark report: per case and server the median messages per second over the rounds,
+//! min-max, server CPU-seconds per million messages and the ratio to ours, as a markdown table,
+//! a hand-written SVG bar chart, and the raw runs as JSON and CSV.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Case, MIN_SERVER_CPU, Memory, OURS, Outcome, RunResult, Server};
+use crate::json;
+
+/// What the numbers were measured on.
+pub(crate) struct Machine {
+    pub(crate) cpus: usize,
+    pub(crate) model: String,
+    pub(crate) kernel: String,
+    /// UTC, ISO 8601.
+    pub(crate) date: String,
+}
+
+impl Machine {
+    pub(crate) fn collect() -> Self {
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let model = cpuinfo
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim() == "model name").then(|| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".to_owned());
+        let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned());
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            model,
+            kernel,
+            date: utc_date(secs),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} CPUs (nproc), {}, Linux {}",
+            self.cpus, self.model, self.kernel
+        )
+    }
+}
+
+/// `secs` since the epoch as `YYYY-MM-DD HH:MM UTC` (civil-from-days, proleptic Gregorian).
+pub(crate) fn utc_date(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let (hh, mm) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02} UTC")
+}
+
+/// The versions of the crates compared, from Cargo.lock, and our git revision.
+pub(crate) fn versions(root: &Path) -> Vec<(String, String)> {
+    let lock = fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    let version_of = |name: &str| {
+        let needle = format!("name = \"{name}\"\nversion = \"");
+        let mut found: Vec<&str> = lock
+            .match_indices(&needle)
+            .filter_map(|(i, _)| lock[i + needle.len()..].split('"').next())
+            .collect();
+        found.dedup();
+        if found.is_empty() {
+            "?".to_owned()
+        } else {
+            found.join(" + ")
+        }
+    };
+    let git = Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let ours = match git {
+        Some(rev) => format!("{} (git {rev})", version_of("sockudo-ws")),
+        None => version_of("sockudo-ws"),
+    };
+    let mut v = vec![("sockudo-ws".to_owned(), ours)];
+    for name in [
+        "tokio-tungstenite",
+        "tungstenite",
+        "fastwebsockets",
+        "hyper",
+        "tokio-websockets",
+        "tokio",
+    ] {
+        v.push((name.to_owned(), version_of(name)));
+    }
+    v
+}
+
+/// The rounds of one case against one server, summarized.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Summary {
+    pub(crate) case: Case,
+    pub(crate) server: Server,
+    /// Rounds that measured something.
+    pub(crate) rounds: usize,
+    pub(crate) median: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) cpu_per_million: Option<f64>,
+    pub(crate) server_cpu: Option<f64>,
+    pub(crate) loadgen_cpu: f64,
+    pub(crate) p50_us: f64,
+    pub(crate) p99_us: f64,
+    pub(crate) p999_us: f64,
+    /// Some round had the server under [`MIN_SERVER_CPU`] of a core.
+    pub(crate) low_cpu: bool,
+    /// Median over ours (`None` when ours has no result for the case).
+    pub(crate) ratio: Option<f64>,
+    /// Why there is no number (skipped or failed), when `rounds` is 0.
+    pub(crate) note: Option<String>,
+}
+
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+pub(crate) fn summarize(cases: &[Case], servers: &[Server], runs: &[RunResult]) -> Vec<Summary> {
+    let mut out = Vec::new();
+    for case in cases {
+        let mut ours_median = None;
+        let first = out.len();
+        for server in servers {
+            let of_pair: Vec<&RunResult> = runs
+                .iter()
+                .filter(|r| r.case.name == case.name && r.server.name == server.name)
+                .collect();
+            let done: Vec<_> = of_pair
+                .iter()
+                .filter_map(|r| match &r.outcome {
+                    Outcome::Done(m) => Some(m),
+                    _ => None,
+                })
+                .collect();
+            let note = of_pair.iter().find_map(|r| match &r.outcome {
+                Outcome::Skipped(why) => Some(format!("skipped: {why}")),
+                Outcome::Failed(why) => Some(format!(
+                    "failed: {}",
+                    why.lines().next().unwrap_or_default()
+                )),
+                Outcome::Done(_) => None,
+            });
+            let collect = |f: &dyn Fn(&super::Measure) -> Option<f64>| -> Option<f64> {
+                let mut v: Vec<f64> = done.iter().filter_map(|m| f(m)).collect();
+                (!v.is_empty()).then(|| median(&mut v))
+            };
+            let rates: Vec<f64> = done.iter().map(|m| m.msgs_per_sec).collect();
+            let s = Summary {
+                case: *case,
+                server: *server,
+                rounds: done.len(),
+                median: collect(&|m| Some(m.msgs_per_sec)).unwrap_or(f64::NAN),
+                min: rates.iter().copied().fold(f64::INFINITY, f64::min),
+                max: rates.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                cpu_per_million: collect(&|m| m.cpu_per_million()),
+                server_cpu: collect(&|m| m.server_cpu()),
+                loadgen_cpu: collect(&|m| Some(m.loadgen_cpu_s / m.window_s)).unwrap_or(f64::NAN),
+                p50_us: collect(&|m| Some(m.p50_us)).unwrap_or(f64::NAN),
+                p99_us: collect(&|m| Some(m.p99_us)).unwrap_or(f64::NAN),
+                p999_us: collect(&|m| Some(m.p999_us)).unwrap_or(f64::NAN),
+                low_cpu: done
+                    .iter()
+                    .any(|m| m.server_cpu().is_some_and(|c| c < MIN_SERVER_CPU)),
+                ratio: None,
+                note: if done.is_empty() { note } else { None },
+            };
+            if server.name == OURS && s.rounds > 0 {
+                ours_median = Some(s.median);
+            }
+            out.push(s);
+        }
+        if let Some(ours) = ours_median {
+            for s in &mut out[first..] {
+                if s.rounds > 0 {
+                    s.ratio = Some(s.median / ours);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `1234567.8` as `1,234,568`.
+pub(crate) fn thousands(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".to_owned();
+    }
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 && digits != "0" {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// `123456.0` as `123.5k`, for chart labels.
+fn short(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn latency(us: f64) -> String {
+    if !us.is_finite() {
+        "-".to_owned()
+    } else if us >= 10_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "-".to_owned(), |c| format!("{:.0}%", c * 100.0))
+}
+
+/// One progress line for a finished run.
+pub(crate) fn outcome_line(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Done(m) => {
+            let cpu = m.server_cpu();
+            let mut line = format!(
+                "{:>10} msg/s  server CPU {:>4}  generator CPU {:>4}",
+                thousands(m.msgs_per_sec),
+                percent(cpu),
+                percent(Some(m.loadgen_cpu_s / m.window_s))
+            );
+            if m.p99_us > 0.0 {
+                let _ = write!(line, "  p99 {}", latency(m.p99_us));
+            }
+            if cpu.is_some_and(|c| c < MIN_SERVER_CPU) {
+                line.push_str("  (server under 95%)");
+            }
+            line
+        }
+        Outcome::Skipped(why) => format!("skipped: {why}"),
+        Outcome::Failed(why) => format!("FAILED: {why}"),
+    }
+}
+
+/// Everything a report shows.
+pub(crate) struct Report<'a> {
+    pub(crate) machine: &'a Machine,
+    pub(crate) versions: &'a [(String, String)],
+    pub(crate) settings: &'a str,
+    pub(crate) quick: bool,
+    pub(crate) cases: &'a [Case],
+    pub(crate) servers: &'a [Server],
+    pub(crate) runs: &'a [RunResult],
+    pub(crate) memory: &'a [(Server, Result<Memory, String>)],
+}
+
+impl Report<'_> {
+    /// Writes report.md, chart.svg, results.json, results.csv and memory.csv to `dir`; returns
+    /// the markdown.
+    pub(crate) fn write(&self, dir: &Path) -> Result<String, String> {
+        let summaries = summarize(self.cases, self.servers, self.runs);
+        let md = self.markdown(&summaries);
+        let files = [
+            ("report.md", md.clone()),
+            ("chart.svg", self.svg(&summaries)),
+            ("results.json", self.json(&summaries)),
+            ("results.csv", self.csv()),
+            ("memory.csv", self.memory_csv()),
+        ];
+        for (name, text) in files {
+            let path = dir.join(name);
+            fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(md)
+    }
+
+    fn markdown(&self, summaries: &[Summary]) -> String {
+        let mut md = String::from("# sockudo-ws end-to-end echo benchmark\n\n");
+        if self.quick {
+            md.push_str(
+                "> **Smoke run (`--quick`)**: one short round, on whatever else the machine was \
+                 doing. The numbers show that the harness works; they are not results.\n\n",
+            );
+        }
+        let _ = writeln!(md, "- date: {}", self.machine.date);
+        let _ = writeln!(md, "- machine: {}", self.machine.describe());
+        let _ = writeln!(md, "- settings: {}", self.settings);
+        let versions: Vec<String> = self
+            .versions
+            .iter()
+            .map(|(n, v)| format!("{n} {v}"))
+            .collect();
+        let _ = writeln!(md, "- versions: {}", versions.join(", "));
+        md.push_str(
+            "- every server is an example of `benches/` on a single-threaded tokio runtime; the \
+             generator (`loadgen`) is raw tokio TCP with pre-masked frames\n\n",
+        );
+
+        md.push_str("## Throughput\n\n");
+        md.push_str(
+            "| case | server | msg/s (median) | min - max | vs ours | server CPU-s / M msgs \
+             | server CPU | generator CPU | latency p50 / p99 / p99.9 |\n\
+             |---|---|--:|--:|--:|--:|--:|--:|--:|\n",
+        );
+        let mut low = false;
+        for s in summaries {
+            if s.rounds == 0 {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | | | | | | |",
+                    s.case.name,
+                    s.server.name,
+                    s.note.as_deref().unwrap_or("no result")
+                );
+                continue;
+            }
+            low |= s.low_cpu;
+            let lat = if s.case.depth > 1 {
+                "(pipelined)".to_owned()
+            } else {
+                format!(
+                    "{} / {} / {}",
+                    latency(s.p50_us),
+                    latency(s.p99_us),
+                    latency(s.p999_us)
+                )
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {}{} | {} - {} | {} | {} | {} | {} | {} |",
+                s.case.name,
+                s.server.name,
+                thousands(s.median),
+                if s.low_cpu { " ⚠" } else { "" },
+                thousands(s.min),
+                thousands(s.max),
+                s.ratio
+                    .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}x")),
+                s.cpu_per_million
+                    .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}")),
+                percent(s.server_cpu),
+                percent(Some(s.loadgen_cpu)),
+                lat
+            );
+        }
+        md.push('\n');
+        if low {
+            md.push_str(
+                "⚠ the server used under 95% of one core in at least one round: the generator \
+                 or the machine, not the server, may have set the pace.\n\n",
+            );
+        }
+        md.push_str("Cases:\n");
+        for c in self.cases {
+            let _ = writeln!(md, "- `{}`: {}", c.name, c.describe());
+        }
+
+        if !self.memory.is_empty() {
+            md.push_str(
+                "\n## Memory per idle connection\n\n\
+                 RSS of the server after one warm connection and after N more idle ones \
+                 (handshake done, nothing sent), divided by N.\n\n\
+                 | server | connections | RSS before | RSS after | per connection |\n\
+                 |---|--:|--:|--:|--:|\n",
+            );
+            for (s, m) in self.memory {
+                match m {
+                    Ok(m) => {
+                        let _ = writeln!(
+                            md,
+                            "| {} | {} | {:.1} MiB | {:.1} MiB | {:.1} KiB |",
+                            s.name,
+                            thousands(m.connections as f64),
+                            m.before_kib / 1024.0,
+                            m.after_kib / 1024.0,
+                            m.bytes_per_connection / 1024.0
+                        );
+                    }
+                    Err(e) => {
+                        let _ = writeln!(
+                            md,
+                            "| {} | failed: {} | | | |",
+                            s.name,
+                            e.lines().next().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+
+        let failures: Vec<String> = self
+            .runs
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Failed(why) => Some(format!(
+                    "- {} / {} round {}: {}",
+                    r.case.name,
+                    r.server.name,
+                    r.round + 1,
+                    why.lines().next().unwrap_or_default()
+                )),
+                _ => None,
+            })
+            .collect();
+        if !failures.is_empty() {
+            md.push_str("\n## Failed runs\n\n");
+            md.push_str(&failures.join("\n"));
+            md.push('\n');
+        }
+        md
+    }
+
+    fn svg(&self, summaries: &[Summary]) -> String {
+        const COLORS: [&str; 4] = ["#d9480f", "#1c7ed6", "#37b24d", "#7048e8"];
+        const PANEL_W: f64 = 250.0;
+        const PANEL_H: f64 = 210.0;
+        const COLS: usize = 4;
+        const TOP: f64 = 78.0;
+        let rows = self.cases.len().div_ceil(COLS).max(1);
+        let width = PANEL_W * COLS as f64 + 20.0;
+        let height = TOP + PANEL_H * rows as f64 + 10.0;
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+             viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"11\">\n\
+             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <text x=\"10\" y=\"20\" font-size=\"15\" font-weight=\"bold\">sockudo-ws echo \
+             benchmark: messages per second (median; whiskers min-max){}</text>\n\
+             <text x=\"10\" y=\"37\" fill=\"#555\">{} - {} - {}</text>\n",
+            if self.quick {
+                " - SMOKE RUN, not results"
+            } else {
+                ""
+            },
+            esc(&self.machine.date),
+            esc(&self.machine.describe()),
+            esc(self.settings)
+        );
+        let mut x = 10.0;
+        for (i, s) in self.servers.iter().enumerate() {
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{x}\" y=\"48\" width=\"12\" height=\"12\" fill=\"{}\"/>\
+                 <text x=\"{}\" y=\"58\">{}</text>",
+                COLORS[i % COLORS.len()],
+                x + 16.0,
+                esc(s.name)
+            );
+            x += 30.0 + 7.0 * s.name.len() as f64;
+        }
+        for (ci, case) in self.cases.iter().enumerate() {
+            let px = 10.0 + (ci % COLS) as f64 * PANEL_W;
+            let py = TOP + (ci / COLS) as f64 * PANEL_H;
+            let (plot_top, plot_bottom) = (py + 38.0, py + PANEL_H - 22.0);
+            let in_case: Vec<&Summary> = summaries
+                .iter()
+                .filter(|s| s.case.name == case.name)
+                .collect();
+            let top = in_case
+                .iter()
+                .filter(|s| s.rounds > 0)
+                .map(|s| s.max)
+                .fold(0.0, f64::max);
+            let _ = write!(
+                svg,
+                "<rect x=\"{px}\" y=\"{py}\" width=\"{}\" height=\"{}\" fill=\"none\" \
+                 stroke=\"#ddd\"/>\n<text x=\"{}\" y=\"{}\" font-weight=\"bold\">{}</text>\n\
+                 <line x1=\"{}\" y1=\"{plot_bottom}\" x2=\"{}\" y2=\"{plot_bottom}\" \
+                 stroke=\"#888\"/>\n",
+                PANEL_W - 10.0,
+                PANEL_H - 10.0,
+                px + 8.0,
+                py + 16.0,
+                esc(case.name),
+                px + 8.0,
+                px + PANEL_W - 18.0
+            );
+            let slot = (PANEL_W - 30.0) / self.servers.len().max(1) as f64;
+            let scale = |v: f64| {
+                if top > 0.0 {
+                    (plot_bottom - plot_top) * v / top
+                } else {
+                    0.0
+                }
+            };
+            for (si, server) in self.servers.iter().enumerate() {
+                let bx = px + 12.0 + si as f64 * slot;
+                let cx = bx + slot * 0.4;
+                let Some(s) = in_case.iter().find(|s| s.server.name == server.name) else {
+                    continue;
+                };
+                if s.rounds == 0 {
+                    let _ = writeln!(
+                        svg,
+                        "<text x=\"{cx}\" y=\"{}\" text-anchor=\"middle\" fill=\"#999\">n/a</text>",
+                        plot_bottom - 4.0
+                    );
+                    continue;
+                }
+                let h = scale(s.median);
+                let _ = write!(
+                    svg,
+                    "<rect x=\"{bx:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" \
+                     fill=\"{}\"><title>{}: {} msg/s (min {}, max {})</title></rect>\n\
+                     <line x1=\"{cx:.1}\" y1=\"{:.1}\" x2=\"{cx:.1}\" y2=\"{:.1}\" \
+                     stroke=\"#222\"/>\n\
+                     <text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" \
+                     font-size=\"10\">{}</text>\n",
+                    plot_bottom - h,
+                    slot * 0.8,
+                    COLORS[si % COLORS.len()],
+                    esc(server.name),
+                    thousands(s.median),
+                    thousands(s.min),
+                    thousands(s.max),
+                    plot_bottom - scale(s.min),
+                    plot_bottom - scale(s.max),
+                    plot_bottom - scale(s.max) - 4.0,
+                    short(s.median)
+                );
+                if let Some(r) = s.ratio.filter(|_| server.name != OURS) {
+                    let _ = writeln!(
+                        svg,
+                        "<text x=\"{cx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" \
+                         font-size=\"10\" fill=\"#555\">{r:.2}x</text>",
+                        plot_bottom + 13.0
+                    );
+                }
+            }
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+
+    fn json(&self, summaries: &[Summary]) -> String {
+        let q = |s: &str| json::quote(s);
+        let num = |v: f64| {
+            if v.is_finite() {
+                format!("{v:.3}")
+            } else {
+                "null".to_owned()
+            }
+        };
+        let opt = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), num);
+        let mut out = format!(
+            "{{\n  \"date\": {},\n  \"machine\": {{\"cpus\": {}, \"model\": {}, \"kernel\": {}}},\n  \
+             \"settings\": {},\n  \"quick\": {},\n  \"versions\": {{{}}},\n  \"runs\": [\n",
+            q(&self.machine.date),
+            self.machine.cpus,
+            q(&self.machine.model),
+            q(&self.machine.kernel),
+            q(self.settings),
+            self.quick,
+            self.versions
+                .iter()
+                .map(|(n, v)| format!("{}: {}", q(n), q(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let runs: Vec<String> = self
+            .runs
+            .iter()
+            .map(|r| {
+                let head = format!(
+                    "{{\"case\": {}, \"server\": {}, \"round\": {}",
+                    q(r.case.name),
+                    q(r.server.name),
+                    r.round + 1
+                );
+                match &r.outcome {
+                    Outcome::Done(m) => format!(
+                        "{head}, \"status\": \"ok\", \"msgs_per_sec\": {}, \"messages\": {}, \
+                         \"window_s\": {}, \"server_cpu_s\": {}, \"loadgen_cpu_s\": {}, \
+                         \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"samples\": [{}]}}",
+                        num(m.msgs_per_sec),
+                        num(m.messages),
+                        num(m.window_s),
+                        opt(m.server_cpu_s),
+                        num(m.loadgen_cpu_s),
+                        num(m.p50_us),
+                        num(m.p99_us),
+                        num(m.p999_us),
+                        m.samples
+                            .iter()
+                            .map(|s| num(*s))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Outcome::Skipped(why) => {
+                        format!("{head}, \"status\": \"skipped\", \"reason\": {}}}", q(why))
+                    }
+                    Outcome::Failed(why) => {
+                        format!("{head}, \"status\": \"failed\", \"reason\": {}}}", q(why))
+                    }
+                }
+            })
+            .collect();
+        out.push_str(&format!(
+            "    {}\n  ],\n  \"summary\": [\n",
+            runs.join(",\n    ")
+        ));
+        let sums: Vec<String> = summaries
+            .iter()
+            .map(|s| {
+                format!(
+                    "{{\"case\": {}, \"server\": {}, \"rounds\": {}, \"median\": {}, \"min\": {}, \
+                     \"max\": {}, \"ratio_to_ours\": {}, \"server_cpu_s_per_million\": {}, \
+                     \"server_cpu\": {}, \"loadgen_cpu\": {}, \"p50_us\": {}, \"p99_us\": {}, \
+                     \"p999_us\": {}, \"server_under_95\": {}, \"note\": {}}}",
+                    q(s.case.name),
+                    q(s.server.name),
+                    s.rounds,
+                    num(s.median),
+                    num(s.min),
+                    num(s.max),
+                    opt(s.ratio),
+                    opt(s.cpu_per_million),
+                    opt(s.server_cpu),
+                    num(s.loadgen_cpu),
+                    num(s.p50_us),
+                    num(s.p99_us),
+                    num(s.p999_us),
+                    s.low_cpu,
+                    s.note.as_deref().map_or_else(|| "null".to_owned(), q)
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "    {}\n  ],\n  \"memory\": [\n",
+            sums.join(",\n    ")
+        ));
+        let mem: Vec<String> = self
+            .memory
+            .iter()
+            .map(|(s, m)| match m {
+                Ok(m) => format!(
+                    "{{\"server\": {}, \"connections\": {}, \"rss_before_kib\": {}, \
+                     \"rss_after_kib\": {}, \"bytes_per_connection\": {}, \"connect_s\": {}}}",
+                    q(s.name),
+                    m.connections,
+                    num(m.before_kib),
+                    num(m.after_kib),
+                    num(m.bytes_per_connection),
+                    num(m.connect_s)
+                ),
+                Err(e) => format!("{{\"server\": {}, \"error\": {}}}", q(s.name), q(e)),
+            })
+            .collect();
+        out.push_str(&format!("    {}\n  ]\n}}\n", mem.join(",\n    ")));
+        out
+    }
+
+    fn csv(&self) -> String {
+        let mut out = String::from(
+            "case,server,round,status,msgs_per_sec,messages,window_s,server_cpu_s,\
+             loadgen_cpu_s,p50_us,p99_us,p999_us,note\n",
+        );
+        let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\"").replace('\n', " "));
+        for r in self.runs {
+            let _ = write!(out, "{},{},{},", r.case.name, r.server.name, r.round + 1);
+            match &r.outcome {
+                Outcome::Done(m) => {
+                    let _ = writeln!(
+                        out,
+                        "ok,{:.1},{},{:.3},{},{:.3},{:.1},{:.1},{:.1},",
+                        m.msgs_per_sec,
+                        m.messages,
+                        m.window_s,
+                        m.server_cpu_s
+                            .map_or_else(String::new, |c| format!("{c:.3}")),
+                        m.loadgen_cpu_s,
+                        m.p50_us,
+                        m.p99_us,
+                        m.p999_us
+                    );
+                }
+                Outcome::Skipped(why) => {
+                    let _ = writeln!(out, "skipped,,,,,,,,,{}", field(why));
+                }
+                Outcome::Failed(why) => {
+                    let _ = writeln!(out, "failed,,,,,,,,,{}", field(why));
+                }
+            }
+        }
+        out
+    }
+
+    fn memory_csv(&self) -> String {
+        let mut out = String::from(
+            "server,connections,rss_before_kib,rss_after_kib,bytes_per_connection,connect_s\n",
+        );
+        for (s, m) in self.memory {
+            if let Ok(m) = m {
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{},{:.0},{:.3}",
+                    s.name,
+                    m.connections,
+                    m.before_kib,
+                    m.after_kib,
+                    m.bytes_per_connection,
+                    m.connect_s
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CASES, Measure, SERVERS};
+    use super::*;
+
+    fn measure(rate: f64, cpu: f64) -> Outcome {
+        Outcome::Done(Measure {
+            msgs_per_sec: rate,
+            messages: rate * 5.0,
+            window_s: 5.0,
+            server_cpu_s: Some(cpu * 5.0),
+            loadgen_cpu_s: 3.0,
+            p50_us: 100.0,
+            p99_us: 200.0,
+            p999_us: 300.0,
+            samples: vec![rate; 5],
+        })
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(1_234_567.8), "1,234,568");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(f64::NAN), "-");
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(short(123_456.0), "123.5k");
+        assert_eq!(utc_date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_date(1_709_210_096), "2024-02-29 12:34 UTC");
+    }
+
+    #[test]
+    fn summaries_and_outputs() {
+        let (c, deflate) = (CASES[0], CASES[CASES.len() - 1]);
+        let (ours, peer) = (SERVERS[0], SERVERS[1]);
+        let mut runs = Vec::new();
+        for (round, (a, b)) in [(100.0, 50.0), (120.0, 70.0), (110.0, 60.0)]
+            .into_iter()
+            .enumerate()
+        {
+            runs.push(RunResult {
+                case: c,
+                server: ours,
+                round,
+                outcome: measure(a * 1000.0, 1.0),
+            });
+            runs.push(RunResult {
+                case: c,
+                server: peer,
+                round,
+                outcome: measure(b * 1000.0, if round == 1 { 0.5 } else { 1.0 }),
+            });
+        }
+        runs.push(RunResult {
+            case: deflate,
+            server: peer,
+            round: 0,
+            outcome: Outcome::Skipped("no deflate".to_owned()),
+        });
+        runs.push(RunResult {
+            case: deflate,
+            server: ours,
+            round: 0,
+            outcome: Outcome::Failed("boom\nmore".to_owned()),
+        });
+        let s = summarize(&[c, deflate], &[ours, peer], &runs);
+        assert_eq!(s.len(), 4);
+        assert_eq!(
+            (s[0].median, s[0].min, s[0].max),
+            (110_000.0, 100_000.0, 120_000.0)
+        );
+        assert_eq!(s[0].ratio, Some(1.0));
+        assert!(!s[0].low_cpu && s[1].low_cpu);
+        assert!((s[1].ratio.unwrap() - 60.0 / 110.0).abs() < 1e-9);
+        assert!((s[0].cpu_per_million.unwrap() - 1e6 / 110_000.0).abs() < 1e-9);
+        assert_eq!(s[2].note.as_deref(), Some("failed: boom"));
+        assert_eq!(s[3].note.as_deref(), Some("skipped: no deflate"));
+
+        let machine = Machine {
+            cpus: 2,
+            model: "Test <CPU>".to_owned(),
+            kernel: "6.0".to_owned(),
+            date: utc_date(0),
+        };
+        let memory = vec![(
+            ours,
+            Ok(Memory {
+                connections: 10_000,
+                before_kib: 2048.0,
+                after_kib: 12_288.0,
+                bytes_per_connection: 1048.6,
+                connect_s: 1.0,
+            }),
+        )];
+        let report = Report {
+            machine: &machine,
+            versions: &[("tokio".to_owned(), "1".to_owned())],
+            settings: "test",
+            quick: true,
+            cases: &[c, deflate],
+            servers: &[ours, peer],
+            runs: &runs,
+            memory: &memory,
+        };
+        let md = report.markdown(&s);
+        assert!(md.contains("| 512B-x100 | sockudo | 110,000 | 100,000 - 120,000 | 1.00x |"));
+        assert!(
+            md.contains("| 512B-x100 | tungstenite | 60,000 ⚠ |"),
+            "{md}"
+        );
+        assert!(md.contains("Smoke run"));
+        assert!(md.contains("| sockudo | 10,000 | 2.0 MiB | 12.0 MiB | 1.0 KiB |"));
+        let svg = report.svg(&s);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
+        assert!(svg.contains("Test &lt;CPU&gt;") && svg.contains("0.55x"));
+        let parsed = json::parse(&report.json(&s)).unwrap();
+        assert!(parsed.get("runs").is_some() && parsed.get("memory").is_some());
+        let csv = report.csv();
+        assert_eq!(csv.lines().count(), 1 + runs.len());
+        assert!(csv.contains("failed,,,,,,,,,\"boom more\""));
+    }
+}
