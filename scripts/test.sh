@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 # Independent peers for the interop tests (Python websockets, Node ws).
 python3 -m pip install --quiet --disable-pip-version-check \
   -r crates/ws-tokio/tests/interop/requirements.txt
+# A real browser for crates/sockudo-ws/tests/browser.rs (Debian's chromium).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 if [ -f crates/ws-tokio/tests/interop/package.json ]; then
   (cd crates/ws-tokio/tests/interop && npm ci --silent --no-audit --no-fund)
 fi

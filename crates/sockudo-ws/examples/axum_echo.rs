@@ -1,5 +1,6 @@
-//! Axum echo server: `/` serves a page whose script echoes a text and a binary message over
-//! `/ws` and sets the page title to `PASS` when both come back intact.
+//! Axum echo server: `/` serves a page whose script echoes a text, a large compressible text and
+//! a binary message over `/ws` (with permessage-deflate) and sets the page title to `PASS` when
+//! all come back intact. `tests/browser.rs` loads it in headless Chromium.
 //!
 //! ```sh
 //! cargo run --release --example axum_echo --features axum-integration
@@ -11,6 +12,7 @@ use axum::response::{Html, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use sockudo_ws::axum::{WebSocket, WebSocketUpgrade};
+use sockudo_ws::{Compression, Config};
 use tokio::net::TcpListener;
 
 /// The test page: self-contained (inline script, nothing loaded from elsewhere).
@@ -28,18 +30,24 @@ const PAGE: &str = r#"<!doctype html>
 const out = document.getElementById("log");
 const log = (line) => { out.textContent += line + "\n"; };
 const text = "hello from the browser \u{1F600}";
+const big = JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: i, price: 100 + i / 8, side: i % 3 ? "buy" : "sell" })));
 const bytes = new Uint8Array([0, 1, 2, 127, 128, 255]);
 let textOk = false;
+let bigOk = false;
 let binaryOk = false;
 const ws = new WebSocket("ws://" + location.host + "/ws");
 ws.binaryType = "arraybuffer";
 ws.onopen = () => {
-  log("open");
+  log("open; extensions: " + (ws.extensions || "none"));
   ws.send(text);
+  ws.send(big);
   ws.send(bytes.buffer);
 };
 ws.onmessage = (event) => {
-  if (typeof event.data === "string") {
+  if (typeof event.data === "string" && event.data.length > 1000) {
+    bigOk = event.data === big;
+    log("large text echo: " + event.data.length + " chars" + (bigOk ? " (match)" : " (MISMATCH)"));
+  } else if (typeof event.data === "string") {
     textOk = event.data === text;
     log("text echo: " + event.data + (textOk ? " (match)" : " (MISMATCH)"));
   } else {
@@ -47,7 +55,7 @@ ws.onmessage = (event) => {
     binaryOk = got.length === bytes.length && got.every((b, i) => b === bytes[i]);
     log("binary echo: [" + Array.from(got).join(", ") + "]" + (binaryOk ? " (match)" : " (MISMATCH)"));
   }
-  if (textOk && binaryOk) {
+  if (textOk && bigOk && binaryOk) {
     document.title = "PASS";
     log("PASS");
     ws.close(1000, "done");
@@ -63,11 +71,16 @@ ws.onclose = (event) => log("closed: " + event.code);
 </html>
 "#;
 
+/// The page at `/` and the WebSocket endpoint at `/ws`.
+pub(crate) fn app() -> Router {
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/ws", get(ws_handler))
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
-        .route("/ws", get(ws_handler));
+    let app = app();
     let listener = TcpListener::bind(("127.0.0.1", port())).await?;
     println!(
         "listening on http://127.0.0.1:{}",
@@ -85,7 +98,11 @@ async fn main() -> std::io::Result<()> {
 /// Refuses non-WebSocket requests (400, or 426 for another version) through the extractor's
 /// rejection; upgrades the rest.
 async fn ws_handler(upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(echo)
+    // permessage-deflate with one compressor per connection, when the browser offers it.
+    let config = Config::builder()
+        .compression(Compression::Dedicated)
+        .build();
+    upgrade.config(config).on_upgrade(echo)
 }
 
 async fn echo(mut ws: WebSocket) {
