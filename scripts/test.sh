@@ -15,5 +15,8 @@ if [ -f crates/ws-tokio/tests/interop/package.json ]; then
   (cd crates/ws-tokio/tests/interop && npm ci --silent --no-audit --no-fund)
 fi
 
+# The hostile-peer suite holds ~10,000 connections (two descriptors each): use the hard limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
 cargo nextest run --workspace --no-fail-fast --features sockudo-ws/axum-integration
 cargo test --workspace --doc --features sockudo-ws/axum-integration
