@@ -19,6 +19,7 @@ const TARGETS: &[(&str, Option<&str>)] = &[
     ("handshake_request", Some("dict/handshake.dict")),
     ("handshake_response", Some("dict/handshake.dict")),
     ("utf8", None),
+    ("inflate", None),
 ];
 
 pub(crate) const USAGE: &str = "\
@@ -27,7 +28,7 @@ cargo xtask fuzz [OPTIONS]
     bounded time; fails if any target finds a crash (the input is kept in fuzz/artifacts/).
 
     --target T,...            Targets to run (default: all: frame_header, connection,
-                              handshake_request, handshake_response, utf8)
+                              handshake_request, handshake_response, utf8, inflate)
     --seconds N               Time per target (default: 60)
 ";
 
