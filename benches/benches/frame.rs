@@ -74,5 +74,66 @@ fn echo(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, headers, echo);
+/// A 4 MiB text message received in one frame against the same message in 64-byte fragments:
+/// UTF-8 is validated as fragments arrive, so the work must stay linear in the message size.
+fn fragmented_text(c: &mut Criterion) {
+    const SIZE: usize = 4 << 20;
+    let text: Vec<u8> = "sockudo-ws κόσμε 🎉 "
+        .as_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(SIZE)
+        .collect();
+    // Cut on a char boundary only where the whole message ends; fragments split code points.
+    let text = std::str::from_utf8(&text)
+        .map(|s| s.as_bytes().to_vec())
+        .unwrap_or_else(|e| text[..e.valid_up_to()].to_vec());
+    let key = [0x12, 0x34, 0x56, 0x78];
+    let frame = |op: OpCode, fin: bool, payload: &[u8]| {
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode: op,
+            mask: Some(key),
+            payload_len: payload.len() as u64,
+        };
+        let mut out = Vec::new();
+        header.encode(&mut out);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        out
+    };
+    let whole = frame(OpCode::Text, true, &text);
+    let mut pieces = Vec::new();
+    let chunks: Vec<&[u8]> = text.chunks(64).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let op = if i == 0 {
+            OpCode::Text
+        } else {
+            OpCode::Continuation
+        };
+        pieces.extend(frame(op, i + 1 == chunks.len(), chunk));
+    }
+    let config = Config::builder()
+        .max_message_size(8 << 20)
+        .max_frame_size(8 << 20)
+        .build();
+    let mut group = c.benchmark_group("text_4mib");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.sample_size(10);
+    for (name, wire) in [("one_frame", &whole), ("64_byte_fragments", &pieces)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let now = Instant::now();
+                let mut conn = Connection::new(Role::Server, config.clone(), now);
+                conn.feed(wire, now);
+                let message = conn.poll_message().unwrap().unwrap();
+                black_box(message.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, headers, echo, fragmented_text);
 criterion_main!(benches);
