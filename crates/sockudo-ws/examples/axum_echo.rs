@@ -1,6 +1,7 @@
 //! Axum echo server: `/` serves a page whose script echoes a text, a large compressible text and
 //! a binary message over `/ws` (with permessage-deflate) and sets the page title to `PASS` when
-//! all come back intact. `tests/browser.rs` loads it in headless Chromium.
+//! all come back intact, then reports its verdict to `/result` (the server prints it).
+//! `tests/browser.rs` loads it in headless Chromium and reads that report.
 //!
 //! ```sh
 //! cargo run --release --example axum_echo --features axum-integration
@@ -8,6 +9,7 @@
 //! ```
 
 use axum::Router;
+use axum::extract::RawQuery;
 use axum::response::{Html, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
@@ -58,12 +60,18 @@ ws.onmessage = (event) => {
   if (textOk && bigOk && binaryOk) {
     document.title = "PASS";
     log("PASS");
+    report("PASS");
     ws.close(1000, "done");
   }
 };
+const report = (verdict) =>
+  fetch("/result?verdict=" + verdict + "&extensions=" + encodeURIComponent(ws.extensions || "none"));
 ws.onerror = () => {
   log("error");
-  if (document.title !== "PASS") document.title = "FAIL";
+  if (document.title !== "PASS") {
+    document.title = "FAIL";
+    report("FAIL");
+  }
 };
 ws.onclose = (event) => log("closed: " + event.code);
 </script>
@@ -71,16 +79,23 @@ ws.onclose = (event) => log("closed: " + event.code);
 </html>
 "#;
 
-/// The page at `/` and the WebSocket endpoint at `/ws`.
-pub(crate) fn app() -> Router {
+/// The page at `/`, the WebSocket endpoint at `/ws`, and `/result`, where the page reports its
+/// verdict (`verdict=PASS&extensions=...`) to `on_result`.
+pub(crate) fn app(on_result: impl Fn(String) + Clone + Send + Sync + 'static) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/ws", get(ws_handler))
+        .route(
+            "/result",
+            get(move |RawQuery(query): RawQuery| async move {
+                on_result(query.unwrap_or_default());
+            }),
+        )
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let app = app();
+    let app = app(|result| println!("the page reports: {result}"));
     let listener = TcpListener::bind(("127.0.0.1", port())).await?;
     println!(
         "listening on http://127.0.0.1:{}",
