@@ -3,7 +3,7 @@
 //! fails with InvalidData (close 1007).
 
 mod common;
-mod counting;
+use ws_simd::alloc_stats as counting;
 
 use std::time::Instant;
 

@@ -3,7 +3,7 @@
 //! `cargo test -p ws-deflate --test memory -- --nocapture`.
 
 mod common;
-mod counting;
+use ws_simd::alloc_stats as counting;
 
 use ws_deflate::{DeflateConfig, DeflateNegotiator, DeflateParams, PerMessageDeflate};
 use ws_proto::extension::{Extension, ExtensionNegotiator};

@@ -32,3 +32,6 @@ pub use mask::{apply_mask, apply_mask_offset, copy_and_mask};
 pub use utf8::{Utf8Error, Utf8Validator, validate_utf8};
 #[cfg(feature = "bytes")]
 pub use utf8_bytes::Utf8Bytes;
+
+#[cfg(feature = "alloc-stats")]
+pub mod alloc_stats;

@@ -1,10 +1,16 @@
-//! A global allocator that counts the live heap bytes of the current thread (and their peak),
-//! so tests running in parallel do not see each other's allocations.
-#![allow(dead_code, unreachable_pub)]
+//! Heap accounting for tests and benchmarks (feature `alloc-stats`): a global allocator that
+//! counts the live heap bytes of the current thread and their peak, so tests running in
+//! parallel do not see each other's allocations.
+//!
+//! It lives here because implementing `GlobalAlloc` takes `unsafe`, and this crate is the only
+//! one of the workspace allowed to hold it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+/// A global allocator that forwards to [`System`] and counts, per thread, the live heap bytes
+/// and their peak. Install it with `#[global_allocator]` in a test binary.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Counting;
 
 thread_local! {
