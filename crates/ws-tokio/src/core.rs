@@ -63,7 +63,12 @@ where
     /// Write out everything queued, then flush the transport.
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.conn.wants_write() {
-            let n = if self.io.is_write_vectored() {
+            let chunk = self.conn.transmit_chunk();
+            let n = if chunk.len() == self.conn.buffered_output() {
+                // One contiguous chunk (the corked small frames): a plain write, without
+                // building an iovec array.
+                ready!(Pin::new(&mut self.io).poll_write(cx, chunk))?
+            } else if self.io.is_write_vectored() {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let count = self.conn.transmit_slices(&mut slices);
                 if count == 1 {
