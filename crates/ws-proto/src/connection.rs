@@ -307,10 +307,15 @@ impl Connection {
         loop {
             let frame = match self.frame {
                 Some(f) => f,
-                None => match self.read_header()? {
-                    Some(f) => f,
-                    None => return Ok(None),
-                },
+                None => {
+                    let Some((header, header_len)) = self.decode_header()? else {
+                        return Ok(None);
+                    };
+                    if let Some(message) = self.whole_message(&header, header_len)? {
+                        return Ok(Some(message));
+                    }
+                    self.begin_frame(header, header_len)?
+                }
             };
             let avail = self.rx.len().min(frame.len);
             if avail < frame.len {
@@ -327,9 +332,10 @@ impl Connection {
         }
     }
 
-    /// Parse and check the next frame header. The payload of a frame that breaks a limit is
-    /// never buffered.
-    fn read_header(&mut self) -> Result<Option<FrameInProgress>, Error> {
+    /// Parse the next frame header and check what can be checked of it alone: masking,
+    /// reserved bits, the frame size limit. The payload of a frame that breaks a limit is never
+    /// buffered.
+    fn decode_header(&mut self) -> Result<Option<(FrameHeader, usize)>, Error> {
         let Some((header, header_len)) = FrameHeader::decode(&self.rx)? else {
             return Ok(None);
         };
@@ -353,6 +359,55 @@ impl Connection {
                 limit: self.config.max_frame_size,
             });
         }
+        Ok(Some((header, header_len)))
+    }
+
+    /// The common case, taken in one step: a data frame that is a whole message (FIN, no
+    /// extension bits, no fragmented message in progress) and whose payload is all here. It
+    /// is unmasked, validated and returned without being tracked as a frame or message in
+    /// progress. `None` (nothing consumed) for any other frame.
+    fn whole_message(
+        &mut self,
+        header: &FrameHeader,
+        header_len: usize,
+    ) -> Result<Option<Message>, Error> {
+        let len = header.payload_len as usize;
+        let data = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if !data
+            || !header.fin
+            || header.rsv != 0
+            || self.message.is_some()
+            || self.rx.len() - header_len < len
+        {
+            return Ok(None);
+        }
+        if len > self.config.max_message_size {
+            return Err(Error::MessageTooBig {
+                size: header.payload_len,
+                limit: self.config.max_message_size,
+            });
+        }
+        self.rx.advance(header_len);
+        if let Some(key) = header.mask {
+            ws_simd::apply_mask(&mut self.rx[..len], key);
+        }
+        let payload = self.rx.split_to(len).freeze();
+        if header.opcode == OpCode::Binary {
+            return Ok(Some(Message::Binary(payload)));
+        }
+        match Utf8Bytes::try_from_bytes(payload) {
+            Ok(text) => Ok(Some(Message::Text(text))),
+            Err(_) => Err(Error::InvalidUtf8),
+        }
+    }
+
+    /// Start tracking a frame whose header was decoded (and consume the header): check it
+    /// against the message in progress and the message size limit.
+    fn begin_frame(
+        &mut self,
+        header: FrameHeader,
+        header_len: usize,
+    ) -> Result<FrameInProgress, Error> {
         let len = header.payload_len as usize;
         match header.opcode {
             OpCode::Text | OpCode::Binary => {
@@ -397,7 +452,7 @@ impl Connection {
             processed: 0,
         };
         self.frame = Some(frame);
-        Ok(Some(frame))
+        Ok(frame)
     }
 
     /// Whether the current frame's payload is fed to the UTF-8 validator as it arrives.
