@@ -39,8 +39,11 @@ memory.csv to target/bench-report/ and prints the table.
     --quick                   Smoke test: 1 round, 1 s warm-up, 2 s measured (explicit options
                               below still win)
     --cases NAME,...          Cases to run (default: all; see below)
-    --servers NAME,...        Servers to run (default: all): sockudo, tungstenite,
-                              fastwebsockets, tokio-websockets
+    --servers NAME,...        Servers to run (default: all but tokio-floor): sockudo,
+                              tungstenite, fastwebsockets, tokio-websockets, and tokio-floor,
+                              a reference run only when named (a bare Tokio echo that parses
+                              frames by hand and validates nothing: the floor under any Tokio
+                              server)
     --rounds R                Rounds (default: 3)
     --seconds S               Measured window of each run (default: 5)
     --warmup S                Warm-up of each run (default: 2)
@@ -81,6 +84,9 @@ pub(crate) struct Server {
     pub(crate) package: &'static str,
     /// Whether the crate has permessage-deflate.
     pub(crate) deflate: bool,
+    /// A reference measurement rather than a WebSocket crate (the Tokio floor): left out of
+    /// the default set, run only when `--servers` names it.
+    pub(crate) reference: bool,
 }
 
 pub(crate) const SERVERS: &[Server] = &[
@@ -89,26 +95,44 @@ pub(crate) const SERVERS: &[Server] = &[
         example: "echo_sockudo",
         package: "sockudo-ws",
         deflate: true,
+        reference: false,
     },
     Server {
         name: "tungstenite",
         example: "echo_tungstenite",
         package: "tokio-tungstenite",
         deflate: false,
+        reference: false,
     },
     Server {
         name: "fastwebsockets",
         example: "echo_fastwebsockets",
         package: "fastwebsockets",
         deflate: false,
+        reference: false,
     },
     Server {
         name: "tokio-websockets",
         example: "echo_tokio_websockets",
         package: "tokio-websockets",
         deflate: false,
+        reference: false,
+    },
+    // `echo_tokio_floor`: frames parsed by hand over a bare tokio `TcpStream`, no validation;
+    // its instructions per message are what Tokio costs any server (see the example's docs).
+    Server {
+        name: "tokio-floor",
+        example: "echo_tokio_floor",
+        package: "tokio",
+        deflate: false,
+        reference: true,
     },
 ];
+
+/// The servers run when `--servers` is not given: every WebSocket crate, no reference.
+fn default_servers() -> Vec<Server> {
+    SERVERS.iter().copied().filter(|s| !s.reference).collect()
+}
 
 /// One load shape.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -232,7 +256,7 @@ impl Options {
         let mut opts = Options {
             quick: false,
             cases: CASES.to_vec(),
-            servers: SERVERS.to_vec(),
+            servers: default_servers(),
             servers_given: false,
             rounds: 3,
             seconds: 5.0,
@@ -826,7 +850,28 @@ mod tests {
         let o = parse(&[]).unwrap().unwrap();
         assert_eq!((o.rounds, o.seconds, o.warmup), (3, 5.0, 2.0));
         assert_eq!(o.cases.len(), CASES.len());
-        assert_eq!(o.servers.len(), SERVERS.len());
+        assert_eq!(
+            o.servers.iter().map(|s| s.name).collect::<Vec<_>>(),
+            [
+                "sockudo",
+                "tungstenite",
+                "fastwebsockets",
+                "tokio-websockets"
+            ],
+            "the reference stays out of the defaults"
+        );
+        assert!(
+            SERVERS
+                .iter()
+                .any(|s| s.name == "tokio-floor" && s.reference)
+        );
+        let o = parse(&["--servers", "tokio-floor,sockudo"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            o.servers.iter().map(|s| s.name).collect::<Vec<_>>(),
+            ["tokio-floor", "sockudo"]
+        );
 
         let o = parse(&["--quick", "--seconds=3", "--cases", "20B-x100,512B-x500"])
             .unwrap()
@@ -843,6 +888,17 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(o.servers.len(), 2);
+        let o = parse(&[
+            "--instructions",
+            "--servers=sockudo,tokio-floor,fastwebsockets",
+        ])
+        .unwrap()
+        .unwrap();
+        assert!(o.instructions);
+        assert_eq!(
+            o.servers.iter().map(|s| s.example).collect::<Vec<_>>(),
+            ["echo_sockudo", "echo_tokio_floor", "echo_fastwebsockets"]
+        );
 
         assert!(parse(&["--help"]).unwrap().is_none());
         for bad in [

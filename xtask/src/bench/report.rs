@@ -449,7 +449,7 @@ impl Report<'_> {
     }
 
     fn svg(&self, summaries: &[Summary]) -> String {
-        const COLORS: [&str; 4] = ["#d9480f", "#1c7ed6", "#37b24d", "#7048e8"];
+        const COLORS: [&str; 5] = ["#d9480f", "#1c7ed6", "#37b24d", "#7048e8", "#868e96"];
         const PANEL_W: f64 = 250.0;
         const PANEL_H: f64 = 210.0;
         const COLS: usize = 4;
