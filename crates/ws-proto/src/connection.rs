@@ -213,7 +213,19 @@ impl Connection {
     /// It holds `read_buffer_size` bytes of free room at rest, grows to hold a large frame whole
     /// (never beyond `max_frame_size`, a limit checked before any of the payload is buffered),
     /// and shrinks back once that frame is consumed.
+    #[inline]
     pub fn read_buf(&mut self) -> &mut BytesMut {
+        // Between frames with room to spare (nearly every read): nothing to do.
+        if self.frame.is_none()
+            && self.rx.capacity() - self.rx.len() >= self.config.read_buffer_size / 2
+        {
+            return &mut self.rx;
+        }
+        self.reserve_read()
+    }
+
+    /// [`Connection::read_buf`] when a frame is in progress or room is short.
+    fn reserve_read(&mut self) -> &mut BytesMut {
         let rest = self.config.read_buffer_size;
         // The rest of the frame in progress must fit in one read; otherwise half the resting
         // size is room enough, so the buffer is not reserved (and its space reclaimed) on
