@@ -287,6 +287,16 @@ impl Connection {
         self.rx.len()
     }
 
+    /// Room for a read that the receive buffer holds now, without growing it. It is 0 for a
+    /// new connection, and again once a quiet connection gave its buffers back (see
+    /// [`Connection::handle_timeout`]). A transport that wants waiting connections to hold no
+    /// buffer memory reads into a small buffer of its own while this is 0 and hands what
+    /// arrives to [`Connection::feed`], instead of calling [`Connection::read_buf`] (which
+    /// allocates `read_buffer_size`).
+    pub fn read_buf_capacity(&self) -> usize {
+        self.rx.capacity() - self.rx.len()
+    }
+
     /// The next complete message from the received bytes.
     ///
     /// `Ok(None)` means more bytes are needed, or the connection is closed. Pings are answered
@@ -895,7 +905,9 @@ impl Connection {
 
     /// Handle the deadlines that have passed at `now`: send an automatic ping, or fail the
     /// connection on an idle, pong or close-handshake timeout (the error is returned here and
-    /// the matching close frame, if any, is queued).
+    /// the matching close frame, if any, is queued). A connection on which nothing arrived
+    /// since the previous check also gives back the memory of its empty buffers (see
+    /// [`Connection::read_buf_capacity`]).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         let result = self.check_timers(now);
         self.update_deadline();
@@ -914,6 +926,10 @@ impl Connection {
                     self.heard = false;
                     self.quiet_since = now;
                     self.ping_sent = None;
+                } else {
+                    // Nothing arrived since the last check: a quiet connection holds no
+                    // buffer memory while it waits.
+                    self.release_buffers();
                 }
                 self.last_check = now;
                 let idle = self.config.idle_timeout;
@@ -953,6 +969,22 @@ impl Connection {
                 }
                 _ => Ok(()),
             },
+        }
+    }
+
+    /// Give back the memory of empty buffers: the receive buffer when no frame or message is
+    /// in progress, the output buffers when nothing is queued. They are allocated again by the
+    /// next read or send.
+    fn release_buffers(&mut self) {
+        if self.rx.is_empty()
+            && self.rx.capacity() > 0
+            && self.frame.is_none()
+            && self.message.is_none()
+        {
+            self.rx = BytesMut::new();
+        }
+        if self.out.buffered == 0 {
+            self.out = Output::default();
         }
     }
 

@@ -528,6 +528,57 @@ fn idle_timeout_in_virtual_time() {
 }
 
 #[test]
+fn a_quiet_connection_gives_its_buffers_back() {
+    let config = Config::builder()
+        .idle_timeout(Duration::from_secs(8))
+        .auto_ping(false)
+        .build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    let start = s.now;
+    let secs = |n: u64| start + Duration::from_secs(n);
+    // A new connection holds no receive buffer until bytes arrive.
+    assert_eq!(s.conn.read_buf_capacity(), 0);
+    s.now = secs(1);
+    ok(s.recv(&[RawFrame::binary([7u8; 300])]));
+    s.conn.send(Message::Binary(vec![1u8; 300].into())).unwrap();
+    assert!(s.conn.read_buf_capacity() > 0);
+    assert_eq!(s.sent().len(), 1);
+    // The check at 2 s saw traffic since the last one: the buffers stay.
+    s.conn.handle_timeout(secs(2)).unwrap();
+    assert!(s.conn.read_buf_capacity() > 0);
+    // Nothing arrived between 2 s and 4 s: they are given back.
+    s.conn.handle_timeout(secs(4)).unwrap();
+    assert_eq!(s.conn.read_buf_capacity(), 0);
+    // And allocated again by the next message, which arrives whole.
+    s.now = secs(5);
+    let echoed = ok(s.recv(&[RawFrame::text("after the quiet")]));
+    assert_eq!(echoed, [Message::Text("after the quiet".into())]);
+    assert!(s.conn.read_buf_capacity() > 0);
+}
+
+#[test]
+fn buffers_holding_a_partial_frame_are_kept_while_quiet() {
+    let config = Config::builder()
+        .idle_timeout(Duration::from_secs(8))
+        .auto_ping(false)
+        .build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    let start = s.now;
+    let secs = |n: u64| start + Duration::from_secs(n);
+    let frame = RawFrame::text("split across the quiet")
+        .masked_for(Role::Server)
+        .bytes();
+    let (head, tail) = frame.split_at(9);
+    assert!(s.recv_bytes(head).is_empty());
+    for t in [2, 4, 6] {
+        s.conn.handle_timeout(secs(t)).unwrap();
+        assert!(s.conn.read_buf_capacity() > 0, "released at {t} s");
+    }
+    let messages = ok(s.recv_bytes(tail));
+    assert_eq!(messages, [Message::Text("split across the quiet".into())]);
+}
+
+#[test]
 fn a_deadline_handled_early_or_late_does_no_harm() {
     let config = Config::builder()
         .idle_timeout(Duration::from_secs(8))

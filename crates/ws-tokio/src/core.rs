@@ -8,16 +8,21 @@
 //! unsplit stream passes `None` and parks on its one context.
 
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 use ws_proto::{Connection, Error, Message, Role};
 
 /// How many output chunks one vectored write takes.
 const MAX_IOVECS: usize = 16;
+
+/// The stack buffer of a read while the connection holds no receive buffer: room for the
+/// typical small message that wakes an idle connection.
+const PROBE_SIZE: usize = 1024;
 
 pub(crate) struct Core<S> {
     pub(crate) io: S,
@@ -176,11 +181,29 @@ where
 
     /// Read once into the connection's buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.conn.read_buf_capacity() == 0 {
+            return self.poll_read_probe(cx);
+        }
         let buf = self.conn.read_buf();
         let n = ready!(pin!(self.io.read_buf(buf)).poll(cx))?;
         // A read only marks the connection active (its deadlines move when the timer is
         // checked), so the time last seen does and the clock is not read per message.
         self.conn.handle_read(n, self.now);
+        Poll::Ready(Ok(()))
+    }
+
+    /// Read once while the connection holds no receive buffer (it is new, or gave its buffers
+    /// back while quiet): into a small buffer on the stack, so that a connection waiting for
+    /// its peer holds no buffer memory. What arrives is copied in, which allocates the
+    /// connection's buffer; the next read goes straight into it.
+    fn poll_read_probe(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut probe = [MaybeUninit::<u8>::uninit(); PROBE_SIZE];
+        let mut buf = ReadBuf::uninit(&mut probe);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+        match buf.filled() {
+            [] => self.conn.handle_read(0, self.now),
+            data => self.conn.feed(data, self.now),
+        }
         Poll::Ready(Ok(()))
     }
 

@@ -362,3 +362,48 @@ async fn close_timeout_ends_the_server_stream() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_quiet_connection_holds_no_read_buffer() {
+    within(TEST_TIMEOUT, async {
+        // Timer checks every second; the idle timeout (4 s) is not reached.
+        let config = Config::builder()
+            .idle_timeout(Duration::from_secs(4))
+            .auto_ping(false)
+            .build();
+        let (mut ws, mut peer) = server_and_raw_client(config).await;
+        // A new connection has no receive buffer until bytes arrive.
+        assert_eq!(ws.connection().read_buf_capacity(), 0);
+        peer.send(true, OP_TEXT, b"first").await;
+        let m = ws.recv().await.unwrap().unwrap();
+        assert_eq!(m, Message::text("first"));
+        assert!(ws.connection().read_buf_capacity() > 0);
+
+        // Quiet for two checks (within 2 s; recv is cancel safe): the buffer is given back.
+        let start = Instant::now();
+        for _ in 0..30 {
+            let waited = tokio::time::timeout(Duration::from_millis(100), ws.recv()).await;
+            assert!(waited.is_err(), "nothing was sent: {waited:?}");
+            if ws.connection().read_buf_capacity() == 0 {
+                break;
+            }
+        }
+        assert_eq!(
+            ws.connection().read_buf_capacity(),
+            0,
+            "still holds its read buffer after {:?} of quiet",
+            start.elapsed()
+        );
+
+        // Messages larger than the small first read, and small ones, arrive intact after it.
+        let big = common::binary_payload(100_000, 7);
+        peer.send(true, common::OP_BINARY, &big).await;
+        peer.send(true, OP_TEXT, b"second").await;
+        let m = ws.recv().await.unwrap().unwrap();
+        assert_eq!(m, Message::binary(big));
+        let m = ws.recv().await.unwrap().unwrap();
+        assert_eq!(m, Message::text("second"));
+        assert!(ws.connection().read_buf_capacity() > 0);
+    })
+    .await;
+}
