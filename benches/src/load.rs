@@ -360,22 +360,48 @@ impl Histogram {
     }
 }
 
-/// User plus system CPU time of process `pid` in clock ticks (fields 14 and 15 of
-/// `/proc/PID/stat`, counting every thread).
-pub fn cpu_ticks(pid: u32) -> Result<u64, String> {
+/// CPU time of a process in clock ticks (`sysconf(_SC_CLK_TCK)`), split into time in user
+/// space and time in the kernel on its behalf.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuTicks {
+    /// `utime`: running the process's own code.
+    pub user: u64,
+    /// `stime`: in the kernel for it (system calls, the TCP stack, page faults).
+    pub system: u64,
+}
+
+impl CpuTicks {
+    /// User plus system.
+    pub fn total(self) -> u64 {
+        self.user + self.system
+    }
+
+    /// The ticks spent since `earlier`, a reading of the same process (the kernel's counters
+    /// only grow; saturating in case they ever step back).
+    pub fn since(self, earlier: CpuTicks) -> CpuTicks {
+        CpuTicks {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+/// User and system CPU time of process `pid` (fields 14 and 15 of `/proc/PID/stat`, counting
+/// every thread).
+pub fn cpu_ticks(pid: u32) -> Result<CpuTicks, String> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     parse_cpu_ticks(&stat).ok_or_else(|| format!("{path}: cannot parse '{stat}'"))
 }
 
-fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+fn parse_cpu_ticks(stat: &str) -> Option<CpuTicks> {
     // The command name (field 2) may hold spaces and parentheses: fields restart after the
     // last ')', with field 3 (state) first, so utime and stime are the 12th and 13th there.
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+    let user = fields.next()?.parse().ok()?;
+    let system = fields.next()?.parse().ok()?;
+    Some(CpuTicks { user, system })
 }
 
 /// Resident memory of process `pid` in KiB (`VmRSS` of `/proc/PID/status`).
@@ -524,9 +550,34 @@ mod tests {
     #[test]
     fn proc_stat_fields() {
         let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 1 0";
-        assert_eq!(parse_cpu_ticks(stat), Some(281));
+        let ticks = parse_cpu_ticks(stat).unwrap();
+        assert_eq!(
+            ticks,
+            CpuTicks {
+                user: 250,
+                system: 31
+            }
+        );
+        assert_eq!(ticks.total(), 281);
+        assert_eq!(parse_cpu_ticks("42 (x) S 1 2 3"), None);
+        assert_eq!(parse_cpu_ticks("42 x S 1 2 3 4 5 6 7 8 9 10 11 12"), None);
+        let later = CpuTicks {
+            user: 260,
+            system: 40,
+        };
+        assert_eq!(
+            later.since(ticks),
+            CpuTicks {
+                user: 10,
+                system: 9
+            }
+        );
+        assert_eq!(later.since(ticks).total(), later.total() - ticks.total());
+        assert_eq!(ticks.since(later), CpuTicks::default());
         let me = std::process::id();
-        assert!(cpu_ticks(me).is_ok());
+        let a = cpu_ticks(me).unwrap();
+        let b = cpu_ticks(me).unwrap();
+        assert!(b.user >= a.user && b.system >= a.system);
         assert!(rss_kib(me).unwrap() > 0);
     }
 }

@@ -18,7 +18,8 @@
 //!   `--connections` more idle ones; the difference divided by their number.
 //!
 //! With `--server-pid`, the server's CPU time over the measured window is read from
-//! `/proc/PID/stat`. The result is one line on stdout: `RESULT {json}`.
+//! `/proc/PID/stat`: in all (`server_cpu_s`) and split into user space (`server_user_cpu_s`)
+//! and the kernel (`server_sys_cpu_s`). The result is one line on stdout: `RESULT {json}`.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -423,7 +424,7 @@ async fn timed(args: &Args, addr: SocketAddr, request: Arc<[u8]>) -> Result<Stri
 
     MEASURING.store(true, Ordering::Relaxed);
     let server0 = server_cpu(args.server_pid)?;
-    let self0 = cpu_ticks(me)?;
+    let self0 = cpu_ticks(me)?.total();
     let start = Instant::now();
     let count0 = ECHOED.load(Ordering::Relaxed);
     let window = Duration::from_secs_f64(args.seconds);
@@ -439,15 +440,21 @@ async fn timed(args: &Args, addr: SocketAddr, request: Arc<[u8]>) -> Result<Stri
     let elapsed = (last_t - start).as_secs_f64();
     let messages = last_c - count0;
     let server1 = server_cpu(args.server_pid)?;
-    let self1 = cpu_ticks(me)?;
+    let self1 = cpu_ticks(me)?.total();
     MEASURING.store(false, Ordering::Relaxed);
     STOP.store(true, Ordering::Relaxed);
     failure()?;
 
-    let server_cpu_s = match (server0, server1) {
-        (Some(a), Some(b)) => json_f64((b - a) as f64 / tck),
-        _ => "null".to_owned(),
+    // Whole ticks, so that user + system is exactly the total.
+    let server = match (server0, server1) {
+        (Some(a), Some(b)) => Some(b.since(a)),
+        _ => None,
     };
+    let seconds =
+        |ticks: Option<u64>| ticks.map_or_else(|| "null".to_owned(), |t| json_f64(t as f64 / tck));
+    let server_cpu_s = seconds(server.map(|t| t.total()));
+    let server_user_cpu_s = seconds(server.map(|t| t.user));
+    let server_sys_cpu_s = seconds(server.map(|t| t.system));
     let latency = LATENCY.with(|h| h.borrow().clone());
     let us = |q: f64| latency.quantile(q) as f64 / 1000.0;
     let samples: Vec<String> = samples.iter().map(|s| format!("{s:.1}")).collect();
@@ -455,6 +462,7 @@ async fn timed(args: &Args, addr: SocketAddr, request: Arc<[u8]>) -> Result<Stri
         "{{\"mode\":\"{}\",\"connections\":{},\"size\":{},\"frame_bytes\":{frame_len},\
          \"depth\":{},\"deflate\":{negotiated},\"window_s\":{},\"messages\":{messages},\
          \"msgs_per_sec\":{},\"samples\":[{}],\"server_cpu_s\":{server_cpu_s},\
+         \"server_user_cpu_s\":{server_user_cpu_s},\"server_sys_cpu_s\":{server_sys_cpu_s},\
          \"loadgen_cpu_s\":{},\"latency_count\":{},\"p50_us\":{},\"p99_us\":{},\"p999_us\":{}}}",
         if pipelined { "pipeline" } else { "pingpong" },
         args.connections,

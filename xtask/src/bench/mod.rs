@@ -4,7 +4,7 @@
 //! load generator (its `loadgen` binary), then runs every case against every server, one run at
 //! a time and interleaved (A B C D A B C D ...) for a number of rounds, the server pinned to CPU
 //! 0 and the generator to CPU 1. Each run is a fresh server process; the generator reads the
-//! server's CPU time over its measured window from `/proc`. Then the memory of idle connections,
+//! server's CPU time over its measured window from `/proc`, user and system apart. Then the memory of idle connections,
 //! and a report in markdown, SVG, JSON and CSV ([`report`]). `--instructions` instead counts
 //! instructions and syscalls per echoed message ([`instructions`]).
 
@@ -32,8 +32,8 @@ Builds the echo servers and the load generator (cargo build --release -p sockudo
 --examples --bin loadgen), then runs each case against each server, interleaved (A B C D A B C
 D ...) for R rounds, a fresh server per run pinned to CPU 0 and the generator to CPU 1. A run
 connects, warms up, then measures messages per second each second, with the server's CPU time
-(flagged when under 95% of one core) and, in ping-pong cases, latency percentiles. Then the
-resident memory per idle connection. Writes report.md, chart.svg, results.json, results.csv and
+in user space and in the kernel (flagged when under 95% of one core in all) and, in ping-pong
+cases, latency percentiles. Then the resident memory per idle connection. Writes report.md, chart.svg, results.json, results.csv and
 memory.csv to target/bench-report/ and prints the table.
 
     --quick                   Smoke test: 1 round, 1 s warm-up, 2 s measured (explicit options
@@ -463,7 +463,13 @@ pub(crate) struct Measure {
     pub(crate) msgs_per_sec: f64,
     pub(crate) messages: f64,
     pub(crate) window_s: f64,
+    /// The server's CPU time over the window, user plus system (`None` without a pid).
     pub(crate) server_cpu_s: Option<f64>,
+    /// Of which in user space (`utime`): the server's own code, its crate, Tokio, the allocator.
+    /// `None` from a generator that predates the split.
+    pub(crate) server_user_cpu_s: Option<f64>,
+    /// Of which in the kernel (`stime`): on loopback mostly the TCP send and receive path.
+    pub(crate) server_sys_cpu_s: Option<f64>,
     pub(crate) loadgen_cpu_s: f64,
     /// Ping-pong round trips in microseconds (0 in pipelined runs).
     pub(crate) p50_us: f64,
@@ -491,6 +497,8 @@ impl Measure {
             messages: num("messages")?,
             window_s: num("window_s")?,
             server_cpu_s: v.get("server_cpu_s").and_then(json::Value::as_f64),
+            server_user_cpu_s: v.get("server_user_cpu_s").and_then(json::Value::as_f64),
+            server_sys_cpu_s: v.get("server_sys_cpu_s").and_then(json::Value::as_f64),
             loadgen_cpu_s: num("loadgen_cpu_s")?,
             p50_us: num("p50_us")?,
             p99_us: num("p99_us")?,
@@ -504,11 +512,25 @@ impl Measure {
         self.server_cpu_s.map(|s| s / self.window_s)
     }
 
-    /// Server CPU-seconds per million messages.
-    pub(crate) fn cpu_per_million(&self) -> Option<f64> {
-        self.server_cpu_s
+    /// `seconds` per million messages of the window.
+    fn per_million(&self, seconds: Option<f64>) -> Option<f64> {
+        seconds
             .filter(|_| self.messages > 0.0)
             .map(|s| s / self.messages * 1e6)
+    }
+
+    /// Server CPU-seconds per million messages.
+    pub(crate) fn cpu_per_million(&self) -> Option<f64> {
+        self.per_million(self.server_cpu_s)
+    }
+
+    /// Server CPU-seconds per million messages in user space and in the kernel, when the
+    /// generator reported the split.
+    pub(crate) fn cpu_split_per_million(&self) -> Option<(f64, f64)> {
+        Some((
+            self.per_million(self.server_user_cpu_s)?,
+            self.per_million(self.server_sys_cpu_s)?,
+        ))
     }
 }
 
@@ -918,14 +940,30 @@ mod tests {
     fn measure_from_loadgen_json() {
         let v = json::parse(
             r#"{"mode":"pingpong","window_s":5.0,"messages":500000,"msgs_per_sec":100000.0,
-               "samples":[99000.0,101000.0],"server_cpu_s":4.9,"loadgen_cpu_s":3.0,
+               "samples":[99000.0,101000.0],"server_cpu_s":4.9,"server_user_cpu_s":0.65,
+               "server_sys_cpu_s":4.25,"loadgen_cpu_s":3.0,
                "p50_us":900.0,"p99_us":1500.0,"p999_us":2000.0}"#,
         )
         .unwrap();
         let m = Measure::from_json(&v).unwrap();
         assert_eq!(m.samples, [99_000.0, 101_000.0]);
+        assert_eq!(
+            (m.server_user_cpu_s, m.server_sys_cpu_s),
+            (Some(0.65), Some(4.25))
+        );
         assert!((m.server_cpu().unwrap() - 0.98).abs() < 1e-9);
         assert!((m.cpu_per_million().unwrap() - 9.8).abs() < 1e-9);
+        let (user, sys) = m.cpu_split_per_million().unwrap();
+        assert!((user - 1.3).abs() < 1e-9 && (sys - 8.5).abs() < 1e-9);
+        assert!((user + sys - m.cpu_per_million().unwrap()).abs() < 1e-9);
+        // A generator from before the split: the total alone.
+        let v = json::parse(
+            r#"{"window_s":5.0,"messages":500000,"msgs_per_sec":100000.0,"server_cpu_s":4.9,
+               "loadgen_cpu_s":3.0,"p50_us":0,"p99_us":0,"p999_us":0}"#,
+        )
+        .unwrap();
+        let m = Measure::from_json(&v).unwrap();
+        assert!(m.cpu_per_million().is_some() && m.cpu_split_per_million().is_none());
         let v = json::parse(r#"{"window_s":5.0,"server_cpu_s":null}"#).unwrap();
         assert!(Measure::from_json(&v).is_err());
     }

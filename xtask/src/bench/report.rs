@@ -1,6 +1,7 @@
 //! The benchmark report: per case and server the median messages per second over the rounds,
-//! min-max, server CPU-seconds per million messages and the ratio to ours, as a markdown table,
-//! a hand-written SVG bar chart, and the raw runs as JSON and CSV.
+//! min-max, server CPU-seconds per million messages (split into user and system time) and the
+//! ratio to ours, as a markdown table, a hand-written SVG bar chart, and the raw runs as JSON and
+//! CSV.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Case, MIN_SERVER_CPU, Memory, OURS, Outcome, RunResult, Server};
+use super::{Case, MIN_SERVER_CPU, Measure, Memory, OURS, Outcome, RunResult, Server};
 use crate::json;
 
 /// What the numbers were measured on.
@@ -118,7 +119,12 @@ pub(crate) struct Summary {
     pub(crate) median: f64,
     pub(crate) min: f64,
     pub(crate) max: f64,
+    /// Server CPU-seconds per million messages, user plus system (median over the rounds).
     pub(crate) cpu_per_million: Option<f64>,
+    /// Of which in user space and in the kernel: the split of the median round (see
+    /// [`median_split`]), so the two add up to `cpu_per_million`.
+    pub(crate) user_cpu_per_million: Option<f64>,
+    pub(crate) sys_cpu_per_million: Option<f64>,
     pub(crate) server_cpu: Option<f64>,
     pub(crate) loadgen_cpu: f64,
     pub(crate) p50_us: f64,
@@ -142,6 +148,28 @@ pub(crate) fn median(values: &mut [f64]) -> f64 {
         values[n / 2]
     } else {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// The user and system CPU-seconds per million messages of the round whose total is the median
+/// (the mean of the middle two for an even count), so that they add up to the median total,
+/// which separate medians would not; `None` unless every round with a total has the split.
+pub(crate) fn median_split(done: &[&Measure]) -> Option<(f64, f64)> {
+    let mut runs = done
+        .iter()
+        .filter_map(|m| Some((m.cpu_per_million()?, m.cpu_split_per_million())))
+        .map(|(total, split)| Some((total, split?)))
+        .collect::<Option<Vec<(f64, (f64, f64))>>>()?;
+    if runs.is_empty() {
+        return None;
+    }
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n = runs.len();
+    if n % 2 == 1 {
+        Some(runs[n / 2].1)
+    } else {
+        let ((u1, s1), (u2, s2)) = (runs[n / 2 - 1].1, runs[n / 2].1);
+        Some(((u1 + u2) / 2.0, (s1 + s2) / 2.0))
     }
 }
 
@@ -170,11 +198,12 @@ pub(crate) fn summarize(cases: &[Case], servers: &[Server], runs: &[RunResult]) 
                 )),
                 Outcome::Done(_) => None,
             });
-            let collect = |f: &dyn Fn(&super::Measure) -> Option<f64>| -> Option<f64> {
+            let collect = |f: &dyn Fn(&Measure) -> Option<f64>| -> Option<f64> {
                 let mut v: Vec<f64> = done.iter().filter_map(|m| f(m)).collect();
                 (!v.is_empty()).then(|| median(&mut v))
             };
             let rates: Vec<f64> = done.iter().map(|m| m.msgs_per_sec).collect();
+            let split = median_split(&done);
             let s = Summary {
                 case: *case,
                 server: *server,
@@ -183,6 +212,8 @@ pub(crate) fn summarize(cases: &[Case], servers: &[Server], runs: &[RunResult]) 
                 min: rates.iter().copied().fold(f64::INFINITY, f64::min),
                 max: rates.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 cpu_per_million: collect(&|m| m.cpu_per_million()),
+                user_cpu_per_million: split.map(|(user, _)| user),
+                sys_cpu_per_million: split.map(|(_, sys)| sys),
                 server_cpu: collect(&|m| m.server_cpu()),
                 loadgen_cpu: collect(&|m| Some(m.loadgen_cpu_s / m.window_s)).unwrap_or(f64::NAN),
                 p50_us: collect(&|m| Some(m.p50_us)).unwrap_or(f64::NAN),
@@ -249,6 +280,19 @@ fn latency(us: f64) -> String {
         format!("{:.2} ms", us / 1000.0)
     } else {
         format!("{us:.0} µs")
+    }
+}
+
+/// Server CPU-seconds per million messages: `7.26 (0.98 u + 6.28 s)`, or the total alone.
+fn cpu_cell(s: &Summary) -> String {
+    match (
+        s.cpu_per_million,
+        s.user_cpu_per_million,
+        s.sys_cpu_per_million,
+    ) {
+        (Some(total), Some(user), Some(sys)) => format!("{total:.2} ({user:.2} u + {sys:.2} s)"),
+        (Some(total), _, _) => format!("{total:.2}"),
+        (None, _, _) => "-".to_owned(),
     }
 }
 
@@ -337,7 +381,7 @@ impl Report<'_> {
         md.push_str("## Throughput\n\n");
         md.push_str(
             "| case | server | msg/s (median) | min - max | vs ours | server CPU-s / M msgs \
-             | server CPU | generator CPU | latency p50 / p99 / p99.9 |\n\
+             (user + sys) | server CPU | generator CPU | latency p50 / p99 / p99.9 |\n\
              |---|---|--:|--:|--:|--:|--:|--:|--:|\n",
         );
         let mut low = false;
@@ -374,8 +418,7 @@ impl Report<'_> {
                 thousands(s.max),
                 s.ratio
                     .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}x")),
-                s.cpu_per_million
-                    .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}")),
+                cpu_cell(s),
                 percent(s.server_cpu),
                 percent(Some(s.loadgen_cpu)),
                 lat
@@ -388,6 +431,16 @@ impl Report<'_> {
                  or the machine, not the server, may have set the pace.\n\n",
             );
         }
+        md.push_str(
+            "Server CPU-s / M msgs is the server's CPU time per million echoed messages \
+             (`/proc/PID/stat`), split into user space (u: its own code, i.e. the WebSocket crate, \
+             Tokio and the allocator) and the kernel (s). On loopback the system time is mostly \
+             the kernel's TCP send and receive path (system calls, copies, waking the other \
+             end): much the same work for every server, varying only with its system calls per \
+             message, so it caps how far faster user-space code can move the total. The kernel \
+             splits the time by sampling at its timer tick, so the split is coarse in short runs; \
+             over several rounds it is that of the round with the median total.\n\n",
+        );
         md.push_str("Cases:\n");
         for c in self.cases {
             let _ = writeln!(md, "- `{}`: {}", c.name, c.describe());
@@ -612,12 +665,15 @@ impl Report<'_> {
                 match &r.outcome {
                     Outcome::Done(m) => format!(
                         "{head}, \"status\": \"ok\", \"msgs_per_sec\": {}, \"messages\": {}, \
-                         \"window_s\": {}, \"server_cpu_s\": {}, \"loadgen_cpu_s\": {}, \
-                         \"p50_us\": {}, \"p99_us\": {}, \"p999_us\": {}, \"samples\": [{}]}}",
+                         \"window_s\": {}, \"server_cpu_s\": {}, \"server_user_cpu_s\": {}, \
+                         \"server_sys_cpu_s\": {}, \"loadgen_cpu_s\": {}, \"p50_us\": {}, \
+                         \"p99_us\": {}, \"p999_us\": {}, \"samples\": [{}]}}",
                         num(m.msgs_per_sec),
                         num(m.messages),
                         num(m.window_s),
                         opt(m.server_cpu_s),
+                        opt(m.server_user_cpu_s),
+                        opt(m.server_sys_cpu_s),
                         num(m.loadgen_cpu_s),
                         num(m.p50_us),
                         num(m.p99_us),
@@ -647,7 +703,8 @@ impl Report<'_> {
                 format!(
                     "{{\"case\": {}, \"server\": {}, \"rounds\": {}, \"median\": {}, \"min\": {}, \
                      \"max\": {}, \"ratio_to_ours\": {}, \"server_cpu_s_per_million\": {}, \
-                     \"server_cpu\": {}, \"loadgen_cpu\": {}, \"p50_us\": {}, \"p99_us\": {}, \
+                     \"server_user_cpu_s_per_million\": {}, \
+                     \"server_sys_cpu_s_per_million\": {}, \"server_cpu\": {}, \"loadgen_cpu\": {}, \"p50_us\": {}, \"p99_us\": {}, \
                      \"p999_us\": {}, \"server_under_95\": {}, \"note\": {}}}",
                     q(s.case.name),
                     q(s.server.name),
@@ -657,6 +714,8 @@ impl Report<'_> {
                     num(s.max),
                     opt(s.ratio),
                     opt(s.cpu_per_million),
+                    opt(s.user_cpu_per_million),
+                    opt(s.sys_cpu_per_million),
                     opt(s.server_cpu),
                     num(s.loadgen_cpu),
                     num(s.p50_us),
@@ -695,8 +754,9 @@ impl Report<'_> {
     fn csv(&self) -> String {
         let mut out = String::from(
             "case,server,round,status,msgs_per_sec,messages,window_s,server_cpu_s,\
-             loadgen_cpu_s,p50_us,p99_us,p999_us,note\n",
+             server_user_cpu_s,server_sys_cpu_s,loadgen_cpu_s,p50_us,p99_us,p999_us,note\n",
         );
+        let secs = |v: Option<f64>| v.map_or_else(String::new, |c| format!("{c:.3}"));
         let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\"").replace('\n', " "));
         for r in self.runs {
             let _ = write!(out, "{},{},{},", r.case.name, r.server.name, r.round + 1);
@@ -704,12 +764,13 @@ impl Report<'_> {
                 Outcome::Done(m) => {
                     let _ = writeln!(
                         out,
-                        "ok,{:.1},{},{:.3},{},{:.3},{:.1},{:.1},{:.1},",
+                        "ok,{:.1},{},{:.3},{},{},{},{:.3},{:.1},{:.1},{:.1},",
                         m.msgs_per_sec,
                         m.messages,
                         m.window_s,
-                        m.server_cpu_s
-                            .map_or_else(String::new, |c| format!("{c:.3}")),
+                        secs(m.server_cpu_s),
+                        secs(m.server_user_cpu_s),
+                        secs(m.server_sys_cpu_s),
                         m.loadgen_cpu_s,
                         m.p50_us,
                         m.p99_us,
@@ -717,10 +778,10 @@ impl Report<'_> {
                     );
                 }
                 Outcome::Skipped(why) => {
-                    let _ = writeln!(out, "skipped,,,,,,,,,{}", field(why));
+                    let _ = writeln!(out, "skipped,,,,,,,,,,,{}", field(why));
                 }
                 Outcome::Failed(why) => {
-                    let _ = writeln!(out, "failed,,,,,,,,,{}", field(why));
+                    let _ = writeln!(out, "failed,,,,,,,,,,,{}", field(why));
                 }
             }
         }
@@ -751,15 +812,18 @@ impl Report<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CASES, Measure, SERVERS};
+    use super::super::{CASES, SERVERS};
     use super::*;
 
+    /// A run of 5 s at `rate` with the server at `cpu` of a core, a quarter of it in user space.
     fn measure(rate: f64, cpu: f64) -> Outcome {
         Outcome::Done(Measure {
             msgs_per_sec: rate,
             messages: rate * 5.0,
             window_s: 5.0,
             server_cpu_s: Some(cpu * 5.0),
+            server_user_cpu_s: Some(cpu * 5.0 * 0.25),
+            server_sys_cpu_s: Some(cpu * 5.0 * 0.75),
             loadgen_cpu_s: 3.0,
             p50_us: 100.0,
             p99_us: 200.0,
@@ -824,6 +888,16 @@ mod tests {
         assert!(!s[0].low_cpu && s[1].low_cpu);
         assert!((s[1].ratio.unwrap() - 60.0 / 110.0).abs() < 1e-9);
         assert!((s[0].cpu_per_million.unwrap() - 1e6 / 110_000.0).abs() < 1e-9);
+        for s in &s[..2] {
+            let total = s.cpu_per_million.unwrap();
+            let (user, sys) = (
+                s.user_cpu_per_million.unwrap(),
+                s.sys_cpu_per_million.unwrap(),
+            );
+            assert!((user - total * 0.25).abs() < 1e-9, "{s:?}");
+            assert!((user + sys - total).abs() < 1e-9, "{s:?}");
+        }
+        assert_eq!(s[2].user_cpu_per_million, None);
         assert_eq!(s[2].note.as_deref(), Some("failed: boom"));
         assert_eq!(s[3].note.as_deref(), Some("skipped: no deflate"));
 
@@ -854,7 +928,12 @@ mod tests {
             memory: &memory,
         };
         let md = report.markdown(&s);
-        assert!(md.contains("| 512B-x100 | sockudo | 110,000 | 100,000 - 120,000 | 1.00x |"));
+        assert!(md.contains(
+            "| 512B-x100 | sockudo | 110,000 | 100,000 - 120,000 | 1.00x | \
+             9.09 (2.27 u + 6.82 s) | 100% |"
+        ));
+        assert!(md.contains("| server CPU-s / M msgs (user + sys) |"));
+        assert!(md.contains("loopback"), "{md}");
         assert!(
             md.contains("| 512B-x100 | tungstenite | 60,000 ⚠ |"),
             "{md}"
@@ -866,8 +945,73 @@ mod tests {
         assert!(svg.contains("Test &lt;CPU&gt;") && svg.contains("0.55x"));
         let parsed = json::parse(&report.json(&s)).unwrap();
         assert!(parsed.get("runs").is_some() && parsed.get("memory").is_some());
+        let first = |key: &str| match parsed.get(key) {
+            Some(json::Value::Array(items)) => items[0].clone(),
+            other => panic!("{key}: {other:?}"),
+        };
+        let run = first("runs");
+        assert_eq!(
+            run.get("server_user_cpu_s").and_then(json::Value::as_f64),
+            Some(1.25)
+        );
+        assert_eq!(
+            run.get("server_sys_cpu_s").and_then(json::Value::as_f64),
+            Some(3.75)
+        );
+        let sum = first("summary");
+        let per_m = |k: &str| sum.get(k).and_then(json::Value::as_f64).unwrap();
+        assert!(
+            (per_m("server_user_cpu_s_per_million") + per_m("server_sys_cpu_s_per_million")
+                - per_m("server_cpu_s_per_million"))
+            .abs()
+                < 0.002
+        );
         let csv = report.csv();
         assert_eq!(csv.lines().count(), 1 + runs.len());
-        assert!(csv.contains("failed,,,,,,,,,\"boom more\""));
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        for line in csv.lines() {
+            assert_eq!(line.split(',').count(), header.len(), "{line}");
+        }
+        assert!(csv.contains("failed,,,,,,,,,,,\"boom more\""));
+        assert!(csv.contains(",5.000,1.250,3.750,3.000,"), "{csv}");
+    }
+
+    #[test]
+    fn split_of_the_median_round() {
+        let run = |messages: f64, user: f64, sys: f64| Measure {
+            msgs_per_sec: messages,
+            messages,
+            window_s: 1.0,
+            server_cpu_s: Some(user + sys),
+            server_user_cpu_s: Some(user),
+            server_sys_cpu_s: Some(sys),
+            loadgen_cpu_s: 0.5,
+            p50_us: 0.0,
+            p99_us: 0.0,
+            p999_us: 0.0,
+            samples: Vec::new(),
+        };
+        // Per million: totals 10 (1 + 9), 8 (4 + 4), 12 (2 + 10). The median total is 10; the
+        // medians of user (2) and of system (9) alone would add up to 11.
+        let (a, b, c) = (run(1e5, 0.1, 0.9), run(1e5, 0.4, 0.4), run(1e5, 0.2, 1.0));
+        let (user, sys) = median_split(&[&a, &b, &c]).unwrap();
+        assert!((user - 1.0).abs() < 1e-9 && (sys - 9.0).abs() < 1e-9);
+        // Even count: the mean of the middle two (10 and 12 of 8, 10, 12, 15).
+        let d = run(1e5, 0.5, 1.0);
+        let (user, sys) = median_split(&[&d, &a, &b, &c]).unwrap();
+        assert!((user - 1.5).abs() < 1e-9 && (sys - 9.5).abs() < 1e-9);
+        // A round without the split (an older generator): no split at all.
+        let old = Measure {
+            server_user_cpu_s: None,
+            server_sys_cpu_s: None,
+            ..run(1e5, 0.1, 0.9)
+        };
+        assert_eq!(median_split(&[&a, &old]), None);
+        assert_eq!(median_split(&[]), None);
+        let no_pid = Measure {
+            server_cpu_s: None,
+            ..old
+        };
+        assert_eq!(median_split(&[&no_pid]), None);
     }
 }
