@@ -51,6 +51,8 @@ memory.csv to target/bench-report/ and prints the table.
     --no-build                Use the binaries already built
     --no-pin                  Do not pin the server and the generator to CPUs 0 and 1
     --out DIR                 Where the report goes (default: target/bench-report)
+    --update-readme           Put this run's table (readme-table.md) between the performance
+                              table markers of README.md (a full run only)
     --instructions            Instead: user-space instructions per echoed message (callgrind,
                               an x86-64-v3 build in target/callgrind) and syscalls per echoed
                               message (perf tracepoints, else strace), each as the difference of
@@ -216,6 +218,8 @@ struct Options {
     pin: bool,
     out: Option<PathBuf>,
     instructions: bool,
+    /// Write the README's performance table from this run.
+    update_readme: bool,
 }
 
 fn split_list(list: &str) -> Vec<&str> {
@@ -266,6 +270,7 @@ impl Options {
             pin: true,
             out: None,
             instructions: false,
+            update_readme: false,
         };
         let (mut rounds, mut seconds, mut warmup) = (None, None, None);
         let mut args = args.iter();
@@ -288,7 +293,13 @@ impl Options {
             };
             let flag = matches!(
                 name,
-                "--quick" | "--no-build" | "--no-pin" | "--instructions" | "-h" | "--help"
+                "--quick"
+                    | "--no-build"
+                    | "--no-pin"
+                    | "--instructions"
+                    | "--update-readme"
+                    | "-h"
+                    | "--help"
             );
             if flag && inline.is_some() {
                 return Err(Error::Usage(format!("{name} takes no value")));
@@ -299,6 +310,7 @@ impl Options {
                 "--no-build" => opts.build = false,
                 "--no-pin" => opts.pin = false,
                 "--instructions" => opts.instructions = true,
+                "--update-readme" => opts.update_readme = true,
                 "--cases" => opts.cases = pick(&value()?, CASES, |c| c.name, "cases")?,
                 "--servers" => {
                     opts.servers = pick(&value()?, SERVERS, |s| s.name, "servers")?;
@@ -336,6 +348,12 @@ impl Options {
         opts.rounds = rounds.unwrap_or(opts.rounds);
         opts.seconds = seconds.unwrap_or(opts.seconds);
         opts.warmup = warmup.unwrap_or(opts.warmup);
+        if opts.update_readme && (opts.quick || opts.instructions) {
+            return Err(Error::Usage(
+                "--update-readme takes a full throughput run (not --quick or --instructions)"
+                    .into(),
+            ));
+        }
         if opts.instructions && !opts.servers_given {
             opts.servers = vec![SERVERS[0]];
         }
@@ -711,6 +729,14 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, Error> {
     };
     let table = report.write(&bench.out)?;
     println!("\n{table}");
+    if opts.update_readme {
+        let readme = bench.root.join("README.md");
+        let path = bench.out.join("readme-table.md");
+        let table = fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        update_readme(&readme, &table)?;
+        println!("updated the performance table in {}", readme.display());
+    }
     println!(
         "report: {} (chart.svg, results.json, results.csv, memory.csv beside it); {} in all",
         bench.out.join("report.md").display(),
@@ -729,6 +755,34 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, Error> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The markers around the generated performance table in README.md.
+const README_START: &str = "<!-- bench-table:start (cargo xtask bench --update-readme) -->";
+const README_END: &str = "<!-- bench-table:end -->";
+
+/// Replace what lies between the README's table markers with `table`.
+fn update_readme(readme: &Path, table: &str) -> Result<(), String> {
+    let text =
+        fs::read_to_string(readme).map_err(|e| format!("cannot read {}: {e}", readme.display()))?;
+    let updated = replace_between_markers(&text, table).ok_or_else(|| {
+        format!(
+            "{} lacks the lines {README_START} and {README_END}",
+            readme.display()
+        )
+    })?;
+    fs::write(readme, updated).map_err(|e| format!("cannot write {}: {e}", readme.display()))
+}
+
+fn replace_between_markers(text: &str, table: &str) -> Option<String> {
+    let start = text.find(README_START)? + README_START.len();
+    let end = start + text[start..].find(README_END)?;
+    Some(format!(
+        "{}\n{}\n{}",
+        &text[..start],
+        table.trim_end(),
+        &text[end..]
+    ))
 }
 
 /// `cargo ARGS` in the workspace root with extra environment `envs`.
@@ -922,6 +976,10 @@ mod tests {
             ["echo_sockudo", "echo_tokio_floor", "echo_fastwebsockets"]
         );
 
+        assert!(parse(&["--update-readme"]).unwrap().unwrap().update_readme);
+        assert!(parse(&["--update-readme", "--quick"]).is_err());
+        assert!(parse(&["--update-readme", "--instructions"]).is_err());
+
         assert!(parse(&["--help"]).unwrap().is_none());
         for bad in [
             &["--cases", "nope"][..],
@@ -966,5 +1024,17 @@ mod tests {
         assert!(m.cpu_per_million().is_some() && m.cpu_split_per_million().is_none());
         let v = json::parse(r#"{"window_s":5.0,"server_cpu_s":null}"#).unwrap();
         assert!(Measure::from_json(&v).is_err());
+    }
+
+    #[test]
+    fn readme_markers() {
+        let readme = format!("# x\n\n{README_START}\nold table\n{README_END}\n\nafter\n");
+        let new = replace_between_markers(&readme, "| new |\n").unwrap();
+        assert_eq!(
+            new,
+            format!("# x\n\n{README_START}\n| new |\n{README_END}\n\nafter\n")
+        );
+        assert_eq!(replace_between_markers(&new, "| new |").unwrap(), new);
+        assert!(replace_between_markers("no markers", "t").is_none());
     }
 }
