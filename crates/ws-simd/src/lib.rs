@@ -3,8 +3,9 @@
 //! Two hot loops dominate a WebSocket implementation's CPU profile: XOR-ing payloads with the
 //! 4-byte masking key ([RFC 6455 §5.3]) and validating text payloads as UTF-8
 //! ([RFC 6455 §8.1]). This crate provides both with several implementations and picks the best
-//! one for the running CPU at first use (the choice is cached in an `AtomicU8`, so a call costs
-//! one relaxed load plus the kernel), in the style of `httparse`'s runtime dispatch.
+//! one for the running CPU at first use, in the style of `httparse`'s runtime dispatch: the
+//! choice is cached in an atomic (for masking, as a pointer to the kernel), so a call costs one
+//! relaxed load plus the kernel.
 //!
 //! * Masking: [`apply_mask`], [`apply_mask_offset`] (streaming) and [`copy_and_mask`]
 //!   (client send path, one pass). Forcing a path and listing paths: [`mask`].

@@ -188,3 +188,62 @@ fn lists_this_cpu() {
         assert!(mask::is_available(*imp));
     }
 }
+
+/// `len` bytes starting `misalign` bytes past a 64-byte boundary inside `backing`.
+fn at(backing: &mut [u8], misalign: usize, len: usize) -> &mut [u8] {
+    let start = backing.as_ptr().align_offset(64) + misalign;
+    &mut backing[start..start + len]
+}
+
+/// Lengths that reach every step of the kernels' unrolled loops (one 512-byte iteration plus
+/// every remainder) and, past 2048 bytes, of their aligned bulk, with the destination at many
+/// positions within a cache line (so that the aligning head takes many values) and the source
+/// at another one.
+#[test]
+fn long_buffers_every_remainder_and_dst_alignment() {
+    let data: Vec<u8> = (0..2700u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let key = [0x3C, 0xA5, 0x0F, 0x96];
+    let size = 2700 + 128;
+    let guards = vec![GUARD; size];
+    let mut backing = vec![GUARD; size];
+    let mut src_backing = vec![0u8; size];
+    let mut imps: Vec<Option<Implementation>> = mask::available().into_iter().map(Some).collect();
+    imps.push(None); // the dispatched functions
+    for len in (500..1100).chain(2030..2600) {
+        let offset = len % 7;
+        let want = expected(&data[..len], key, offset);
+        for misalign in [0, 1, 3, 16, 31, 32, 33, 47, 63] {
+            for &imp in &imps {
+                let what = format!("{imp:?} len={len} misalign={misalign}");
+                // In place.
+                backing.copy_from_slice(&guards);
+                let buf = at(&mut backing, misalign, len);
+                buf.copy_from_slice(&data[..len]);
+                match imp {
+                    Some(imp) => mask::apply_mask_with(imp, buf, key, offset),
+                    None => apply_mask_offset(buf, key, offset),
+                }
+                assert_eq!(&at(&mut backing, misalign, len)[..], &want[..], "{what}");
+                at(&mut backing, misalign, len).copy_from_slice(&guards[..len]);
+                assert_eq!(backing, guards, "{what}: wrote outside the buffer");
+                // Copying.
+                let src = at(&mut src_backing, (misalign + 9) % 64, len);
+                src.copy_from_slice(&data[..len]);
+                let dst = at(&mut backing, misalign, len);
+                match imp {
+                    Some(imp) => mask::copy_and_mask_with(imp, dst, src, key, offset),
+                    None => copy_and_mask(dst, src, key, offset),
+                }
+                assert_eq!(
+                    &at(&mut backing, misalign, len)[..],
+                    &want[..],
+                    "copy {what}"
+                );
+                at(&mut backing, misalign, len).copy_from_slice(&guards[..len]);
+                assert_eq!(backing, guards, "copy {what}: wrote outside the buffer");
+            }
+        }
+    }
+}

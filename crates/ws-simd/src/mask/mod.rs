@@ -2,14 +2,16 @@
 //! `key[i % 4]`.
 //!
 //! The crate-root functions ([`apply_mask`], [`apply_mask_offset`], [`copy_and_mask`]) use the
-//! best implementation for this CPU, detected at first use and cached. Buffers shorter than 64
-//! bytes skip dispatch altogether and use the (inlined) scalar word path, which measured faster
-//! than a call into a vector kernel at those sizes. The `*_with` functions force one
-//! implementation, for tests and benchmarks.
+//! best implementation for this CPU, detected at first use and cached (as a pointer to its
+//! kernel: a dispatched call is one relaxed load and an indirect call). Buffers shorter than 64
+//! bytes skip dispatch altogether and use an inlined path (16-byte SSE2 vectors on x86_64, where
+//! SSE2 is baseline, and the scalar word path elsewhere), which measured faster than a call into
+//! a vector kernel at those sizes. The `*_with` functions force one implementation, for tests
+//! and benchmarks.
 //!
 //! [RFC 6455 §5.3]: https://www.rfc-editor.org/rfc/rfc6455#section-5.3
 
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 use crate::Implementation;
 
@@ -19,13 +21,24 @@ mod scalar;
 #[cfg(all(feature = "simd", target_arch = "x86_64"))]
 mod x86;
 
-/// Below this length the dispatched functions use the scalar path directly (measured on
-/// AVX-512/AVX2 hardware: below 64 bytes the inlined `u64` loop beats the call into a vector
-/// kernel).
+/// Below this length the dispatched functions use the inlined [`small`] path (measured on
+/// AVX-512/AVX2 hardware: below 64 bytes it beats the call into a vector kernel).
 const SMALL: usize = 64;
 
 /// The cached choice of [`selected`]: 0 until detected, then `Implementation::to_u8`.
 static SELECTED: AtomicU8 = AtomicU8::new(0);
+
+/// A masking kernel: writes `src[i] ^ key[i % 4]` to `dst[i]` for `i < len`.
+///
+/// Calling one is `unsafe`: its implementation must be supported by the running CPU, `src`
+/// must be valid for reads and `dst` for writes of `len` bytes, and the two ranges must be
+/// identical (masking in place) or disjoint.
+type Kernel = unsafe fn(src: *const u8, dst: *mut u8, len: usize, key: [u8; 4]);
+
+/// The kernel of the dispatched functions for buffers of [`SMALL`] bytes and more, a [`Kernel`]
+/// stored as a pointer: [`detect_and_run`] until the first dispatched call, then
+/// [`dispatched_kernel`]`(`[`selected`]`())`. Racing threads store the same value.
+static KERNEL: AtomicPtr<()> = AtomicPtr::new(detect_and_run as Kernel as *mut ());
 
 /// XORs `buf` in place with `key`: byte `i` with `key[i % 4]`.
 ///
@@ -49,12 +62,14 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4]) {
 #[inline]
 pub fn apply_mask_offset(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
+    let p = buf.as_mut_ptr();
     if buf.len() < SMALL {
-        scalar::mask_in_place(buf, key);
-        return;
+        // SAFETY: `p` is valid for reads and writes of `buf.len()` bytes, and `small` allows
+        // `src == dst`.
+        return unsafe { small(p, p, buf.len(), key) };
     }
-    // SAFETY: `selected()` only returns an implementation that `detect()` found supported.
-    unsafe { in_place(selected(), buf, key) }
+    // SAFETY: as above, and `len >= SMALL`.
+    unsafe { run_selected(p, p, buf.len(), key) }
 }
 
 /// Copies `src` into `dst` masking on the way, in one pass (the client send path): byte `i` of
@@ -71,12 +86,14 @@ pub fn copy_and_mask(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
         "copy_and_mask: dst and src must have the same length"
     );
     let key = rotate_key(key, offset);
-    if src.len() < SMALL {
-        scalar::mask_copy(dst, src, key);
-        return;
+    let (s, d, len) = (src.as_ptr(), dst.as_mut_ptr(), src.len());
+    if len < SMALL {
+        // SAFETY: the lengths are equal (asserted above), `s` is valid for reads and `d` for
+        // writes of `len` bytes, and a `&` and a `&mut` slice never overlap.
+        return unsafe { small(s, d, len, key) };
     }
-    // SAFETY: `selected()` only returns an implementation that `detect()` found supported.
-    unsafe { copy(selected(), dst, src, key) }
+    // SAFETY: as above, and `len >= SMALL`.
+    unsafe { run_selected(s, d, len, key) }
 }
 
 /// [`apply_mask_offset`] with a forced implementation (no small-buffer shortcut either).
@@ -87,8 +104,10 @@ pub fn copy_and_mask(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
 /// executed.
 pub fn apply_mask_with(imp: Implementation, buf: &mut [u8], key: [u8; 4], offset: usize) {
     ensure_available(imp);
-    // SAFETY: `ensure_available` returned, so `imp` is supported by this CPU and build.
-    unsafe { in_place(imp, buf, rotate_key(key, offset)) }
+    let p = buf.as_mut_ptr();
+    // SAFETY: `ensure_available` returned, so `imp` is supported by this CPU and build; `p` is
+    // valid for reads and writes of `buf.len()` bytes, and the kernels allow `src == dst`.
+    unsafe { run(imp, p, p, buf.len(), rotate_key(key, offset)) }
 }
 
 /// [`copy_and_mask`] with a forced implementation (no small-buffer shortcut either).
@@ -109,8 +128,10 @@ pub fn copy_and_mask_with(
         "copy_and_mask_with: dst and src must have the same length"
     );
     ensure_available(imp);
-    // SAFETY: `ensure_available` returned, so `imp` is supported by this CPU and build.
-    unsafe { copy(imp, dst, src, rotate_key(key, offset)) }
+    let key = rotate_key(key, offset);
+    // SAFETY: `ensure_available` returned, so `imp` is supported by this CPU and build; the
+    // lengths are equal (asserted above), and a `&` and a `&mut` slice never overlap.
+    unsafe { run(imp, src.as_ptr(), dst.as_mut_ptr(), src.len(), key) }
 }
 
 /// The masking implementations this CPU and build support, slowest first (the last one is
@@ -187,73 +208,112 @@ pub(crate) const fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
     word.to_le_bytes()
 }
 
-/// Masks `buf` in place with the already-rotated `key` using `imp`.
+/// The dispatched path for buffers shorter than [`SMALL`], inlined into the callers:
+/// `src[i] ^ key[i % 4]` to `dst[i]` for `i < len` (the already-rotated `key`).
 ///
 /// # Safety
 ///
-/// `imp` must be supported by the running CPU (and compiled into this build).
-#[inline]
-unsafe fn in_place(imp: Implementation, buf: &mut [u8], key: [u8; 4]) {
+/// `src` must be valid for reads and `dst` for writes of `len` bytes, and the ranges must be
+/// identical or disjoint.
+#[inline(always)]
+unsafe fn small(src: *const u8, dst: *mut u8, len: usize, key: [u8; 4]) {
     #[cfg(all(feature = "simd", target_arch = "x86_64"))]
     {
-        let len = buf.len();
-        let p = buf.as_mut_ptr();
-        match imp {
-            // SAFETY: the caller guarantees AVX-512F/AVX2 support; `p` is valid for reads and
-            // writes of `len` bytes, and the kernel allows `src == dst`.
-            Implementation::Avx512 => return unsafe { x86::mask_avx512(p, p, len, key) },
-            // SAFETY: as above, with AVX2.
-            Implementation::Avx2 => return unsafe { x86::mask_avx2(p, p, len, key) },
-            // SAFETY: as above, with SSE2.
-            Implementation::Sse2 => return unsafe { x86::mask_sse2(p, p, len, key) },
-            _ => {}
+        if len >= 16 {
+            // SAFETY: SSE2 is part of x86_64; `len >= 16`, and the caller guarantees the
+            // pointers.
+            return unsafe { x86::bulk_sse2(src, dst, len, key) };
         }
+        // SAFETY: the caller guarantees the pointers, and `len < 16`.
+        unsafe { scalar::mask_short(src, dst, len, key) }
     }
-    #[cfg(all(feature = "simd", target_arch = "aarch64"))]
-    if imp == Implementation::Neon {
-        let p = buf.as_mut_ptr();
-        // SAFETY: the caller guarantees NEON support; `p` is valid for reads and writes of
-        // `buf.len()` bytes, and the kernel allows `src == dst`.
-        return unsafe { neon::mask_neon(p, p, buf.len(), key) };
+    #[cfg(not(all(feature = "simd", target_arch = "x86_64")))]
+    // SAFETY: the caller guarantees the pointers; `mask_raw` has the same contract.
+    unsafe {
+        scalar::mask_raw(src, dst, len, key)
     }
-    let _ = imp;
-    scalar::mask_in_place(buf, key);
 }
 
-/// Copies `src` into `dst` masking with the already-rotated `key` using `imp`.
+/// Writes `src[i] ^ key[i % 4]` to `dst[i]` for `i < len` with the selected implementation
+/// (the already-rotated `key`): one relaxed load and an indirect call.
 ///
 /// # Safety
 ///
-/// `imp` must be supported by the running CPU (and compiled into this build), and
-/// `dst.len() == src.len()`.
+/// `len >= SMALL`; `src` must be valid for reads and `dst` for writes of `len` bytes, and the
+/// ranges must be identical or disjoint.
 #[inline]
-unsafe fn copy(imp: Implementation, dst: &mut [u8], src: &[u8], key: [u8; 4]) {
-    debug_assert_eq!(dst.len(), src.len());
+unsafe fn run_selected(src: *const u8, dst: *mut u8, len: usize, key: [u8; 4]) {
+    let p = KERNEL.load(Ordering::Relaxed);
+    // SAFETY: `KERNEL` only ever holds a `Kernel` cast to a pointer (`detect_and_run`, or the
+    // kernel of an implementation `detect()` found supported), and function pointers and data
+    // pointers have the same size on every target this crate builds for.
+    let kernel = unsafe { core::mem::transmute::<*mut (), Kernel>(p) };
+    // SAFETY: the kernel's implementation is supported (or it is `detect_and_run`, which only
+    // calls a supported one); the caller guarantees the pointers and `len >= SMALL`.
+    unsafe { kernel(src, dst, len, key) }
+}
+
+/// The first dispatched call: detects the implementation, caches its kernel in [`KERNEL`] and
+/// runs it.
+///
+/// # Safety
+///
+/// As a [`Kernel`] (any implementation it picks is supported), and `len >= SMALL`.
+#[cold]
+#[inline(never)]
+unsafe fn detect_and_run(src: *const u8, dst: *mut u8, len: usize, key: [u8; 4]) {
+    let f = dispatched_kernel(selected());
+    KERNEL.store(f as *mut (), Ordering::Relaxed);
+    // SAFETY: `selected()` only returns an implementation that `detect()` found supported; the
+    // caller guarantees the pointers and `len >= SMALL`.
+    unsafe { f(src, dst, len, key) }
+}
+
+/// The kernel [`KERNEL`] holds for `imp` (the scalar one for an implementation masking does not
+/// have). Calling it requires `imp` to be supported and `len >= SMALL` (the x86_64 kernels for
+/// long buffers skip the checks for buffers shorter than a vector).
+fn dispatched_kernel(imp: Implementation) -> Kernel {
+    match imp {
+        #[cfg(all(feature = "simd", target_arch = "x86_64"))]
+        Implementation::Avx512 => x86::mask_avx512_long,
+        #[cfg(all(feature = "simd", target_arch = "x86_64"))]
+        Implementation::Avx2 => x86::mask_avx2_long,
+        #[cfg(all(feature = "simd", target_arch = "x86_64"))]
+        Implementation::Sse2 => x86::mask_sse2_long,
+        #[cfg(all(feature = "simd", target_arch = "aarch64"))]
+        Implementation::Neon => neon::mask_neon,
+        _ => scalar::mask_raw,
+    }
+}
+
+/// Writes `src[i] ^ key[i % 4]` to `dst[i]` for `i < len` using `imp` (the already-rotated
+/// `key`).
+///
+/// # Safety
+///
+/// `imp` must be supported by the running CPU (and compiled into this build). `src` must be
+/// valid for reads and `dst` for writes of `len` bytes, and the ranges must be identical or
+/// disjoint.
+#[inline]
+unsafe fn run(imp: Implementation, src: *const u8, dst: *mut u8, len: usize, key: [u8; 4]) {
     #[cfg(all(feature = "simd", target_arch = "x86_64"))]
-    {
-        let len = src.len();
-        let s = src.as_ptr();
-        let d = dst.as_mut_ptr();
-        match imp {
-            // SAFETY: the caller guarantees AVX-512F/AVX2 support and equal lengths; `s` is
-            // valid for reads and `d` for writes of `len` bytes, and they do not overlap (`&`
-            // and `&mut`).
-            Implementation::Avx512 => return unsafe { x86::mask_avx512(s, d, len, key) },
-            // SAFETY: as above, with AVX2.
-            Implementation::Avx2 => return unsafe { x86::mask_avx2(s, d, len, key) },
-            // SAFETY: as above, with SSE2.
-            Implementation::Sse2 => return unsafe { x86::mask_sse2(s, d, len, key) },
-            _ => {}
-        }
+    match imp {
+        // SAFETY: the caller guarantees AVX-512F/AVX2 support and the pointers.
+        Implementation::Avx512 => return unsafe { x86::mask_avx512(src, dst, len, key) },
+        // SAFETY: as above, with AVX2.
+        Implementation::Avx2 => return unsafe { x86::mask_avx2(src, dst, len, key) },
+        // SAFETY: as above, with SSE2.
+        Implementation::Sse2 => return unsafe { x86::mask_sse2(src, dst, len, key) },
+        _ => {}
     }
     #[cfg(all(feature = "simd", target_arch = "aarch64"))]
     if imp == Implementation::Neon {
-        // SAFETY: the caller guarantees NEON support and equal lengths; `src` is valid for
-        // reads and `dst` for writes of `src.len()` bytes, and they do not overlap.
-        return unsafe { neon::mask_neon(src.as_ptr(), dst.as_mut_ptr(), src.len(), key) };
+        // SAFETY: the caller guarantees NEON support and the pointers.
+        return unsafe { neon::mask_neon(src, dst, len, key) };
     }
     let _ = imp;
-    scalar::mask_copy(dst, src, key);
+    // SAFETY: the caller guarantees the pointers; `mask_raw` has the same contract.
+    unsafe { scalar::mask_raw(src, dst, len, key) }
 }
 
 #[cfg(test)]
@@ -300,6 +360,36 @@ mod tests {
                         copy_and_mask_with(imp, &mut dst[start..start + len], src, key, offset);
                         assert_eq!(&dst[start..start + len], &want[..], "{imp} {start} {len}");
                     }
+                }
+            }
+        }
+    }
+
+    /// What `KERNEL` may hold, for every implementation available here (the dispatched
+    /// functions reach only the selected one), at every length from `SMALL` past two 512-byte
+    /// loop iterations, in place and copying from several source alignments.
+    #[test]
+    fn dispatched_kernels_from_small_on() {
+        let key = [0x5A, 0x01, 0xC3, 0x7E];
+        let data: Vec<u8> = (0..1300u32).map(|i| (i * 13 + 5) as u8).collect();
+        for imp in available() {
+            let kernel = dispatched_kernel(imp);
+            for len in SMALL..1200 {
+                for start in [0, 3, 8, 17] {
+                    let src = &data[start..start + len];
+                    let mut want = src.to_vec();
+                    byte_loop(&mut want, key, 0);
+                    let mut buf = src.to_vec();
+                    let p = buf.as_mut_ptr();
+                    // SAFETY: `imp` is available, `len >= SMALL`, and `p` is valid for reads and
+                    // writes of `len` bytes (masking in place).
+                    unsafe { kernel(p, p, len, key) };
+                    assert_eq!(buf, want, "{imp} {start} {len}");
+                    let mut dst = vec![0u8; len];
+                    // SAFETY: as above, with `src` valid for reads and `dst` for writes of `len`
+                    // bytes, disjoint.
+                    unsafe { kernel(src.as_ptr(), dst.as_mut_ptr(), len, key) };
+                    assert_eq!(dst, want, "copy {imp} {start} {len}");
                 }
             }
         }
