@@ -7,21 +7,22 @@
 //! waker there, so that whichever half registered last with the socket, both are woken. The
 //! unsplit stream passes `None` and parks on its one context.
 
+use std::cell::RefCell;
 use std::io::{self, IoSlice};
-use std::mem::MaybeUninit;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Sleep;
 use ws_proto::{Connection, Error, Message, Role};
 
 /// How many output chunks one vectored write takes.
 const MAX_IOVECS: usize = 16;
 
-/// The stack buffer of a read while the connection holds no receive buffer: room for the
-/// typical small message that wakes an idle connection.
+/// The size of a read while the connection holds no receive buffer: room for the typical small
+/// message that wakes an idle connection.
 const PROBE_SIZE: usize = 1024;
 
 pub(crate) struct Core<S> {
@@ -193,18 +194,31 @@ where
     }
 
     /// Read once while the connection holds no receive buffer (it is new, or gave its buffers
-    /// back while quiet): into a small buffer on the stack, so that a connection waiting for
-    /// its peer holds no buffer memory. What arrives is copied in, which allocates the
-    /// connection's buffer; the next read goes straight into it.
+    /// back while quiet): into a small buffer shared by the connections of this thread, so that
+    /// a connection waiting for its peer holds no buffer memory. What arrives is copied in,
+    /// which allocates the connection's buffer; the next read goes straight into it.
+    ///
+    /// It reads through the same `read_buf` path as [`Core::poll_read`] (a `BytesMut`), which
+    /// keeps the compiler's inlining of the hot path as it was without this one.
+    #[cold]
+    #[inline(never)]
     fn poll_read_probe(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut probe = [MaybeUninit::<u8>::uninit(); PROBE_SIZE];
-        let mut buf = ReadBuf::uninit(&mut probe);
-        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
-        match buf.filled() {
-            [] => self.conn.handle_read(0, self.now),
-            data => self.conn.feed(data, self.now),
+        thread_local! {
+            static PROBE: RefCell<BytesMut> = RefCell::new(BytesMut::new());
         }
-        Poll::Ready(Ok(()))
+        PROBE.with(|probe| {
+            let mut probe = probe.borrow_mut();
+            probe.clear();
+            probe.reserve(PROBE_SIZE);
+            let n = ready!(pin!(self.io.read_buf(&mut *probe)).poll(cx))?;
+            if n == 0 {
+                self.conn.handle_read(0, self.now);
+            } else {
+                self.conn.feed(&probe[..n], self.now);
+            }
+            probe.clear();
+            Poll::Ready(Ok(()))
+        })
     }
 
     /// Fire what is due. `Ready(Ok)` when something was handled (poll again), `Pending` when
