@@ -116,6 +116,9 @@ pub struct Connection {
     ext_bits: u8,
 
     rx: BytesMut,
+    /// `rx` holds an allocation (possibly all handed out): false when new and after
+    /// `release_buffers`. A `BytesMut` of capacity 0 cannot tell a full buffer from none.
+    rx_allocated: bool,
     frame: Option<FrameInProgress>,
     message: Option<MessageInProgress>,
     utf8: Utf8Validator,
@@ -149,6 +152,7 @@ impl Connection {
         let mut conn = Connection {
             role,
             rx: BytesMut::new(),
+            rx_allocated: false,
             config,
             state: State::Open,
             extension: None,
@@ -226,6 +230,7 @@ impl Connection {
 
     /// [`Connection::read_buf`] when a frame is in progress or room is short.
     fn reserve_read(&mut self) -> &mut BytesMut {
+        self.rx_allocated = true;
         let rest = self.config.read_buffer_size;
         // The rest of the frame in progress must fit in one read; otherwise half the resting
         // size is room enough, so the buffer is not reserved (and its space reclaimed) on
@@ -287,14 +292,13 @@ impl Connection {
         self.rx.len()
     }
 
-    /// Room for a read that the receive buffer holds now, without growing it. It is 0 for a
-    /// new connection, and again once a quiet connection gave its buffers back (see
-    /// [`Connection::handle_timeout`]). A transport that wants waiting connections to hold no
-    /// buffer memory reads into a small buffer of its own while this is 0 and hands what
-    /// arrives to [`Connection::feed`], instead of calling [`Connection::read_buf`] (which
-    /// allocates `read_buffer_size`).
-    pub fn read_buf_capacity(&self) -> usize {
-        self.rx.capacity() - self.rx.len()
+    /// Whether the connection holds a receive buffer. It holds none when new, and again once a
+    /// quiet connection gave its buffers back (see [`Connection::handle_timeout`]). A transport
+    /// that wants waiting connections to hold no buffer memory reads into a small buffer of its
+    /// own while this is false and hands what arrives to [`Connection::feed`], instead of
+    /// calling [`Connection::read_buf`] (which allocates `read_buffer_size`).
+    pub fn has_read_buffer(&self) -> bool {
+        self.rx_allocated
     }
 
     /// The next complete message from the received bytes.
@@ -907,7 +911,7 @@ impl Connection {
     /// connection on an idle, pong or close-handshake timeout (the error is returned here and
     /// the matching close frame, if any, is queued). A connection on which nothing arrived
     /// since the previous check also gives back the memory of its empty buffers (see
-    /// [`Connection::read_buf_capacity`]).
+    /// [`Connection::has_read_buffer`]).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         let result = self.check_timers(now);
         self.update_deadline();
@@ -976,12 +980,10 @@ impl Connection {
     /// in progress, the output buffers when nothing is queued. They are allocated again by the
     /// next read or send.
     fn release_buffers(&mut self) {
-        if self.rx.is_empty()
-            && self.rx.capacity() > 0
-            && self.frame.is_none()
-            && self.message.is_none()
+        if self.rx.is_empty() && self.rx_allocated && self.frame.is_none() && self.message.is_none()
         {
             self.rx = BytesMut::new();
+            self.rx_allocated = false;
         }
         if self.out.buffered == 0 {
             self.out = Output::default();

@@ -537,23 +537,45 @@ fn a_quiet_connection_gives_its_buffers_back() {
     let start = s.now;
     let secs = |n: u64| start + Duration::from_secs(n);
     // A new connection holds no receive buffer until bytes arrive.
-    assert_eq!(s.conn.read_buf_capacity(), 0);
+    assert!(!s.conn.has_read_buffer());
     s.now = secs(1);
     ok(s.recv(&[RawFrame::binary([7u8; 300])]));
     s.conn.send(Message::Binary(vec![1u8; 300].into())).unwrap();
-    assert!(s.conn.read_buf_capacity() > 0);
+    assert!(s.conn.has_read_buffer());
     assert_eq!(s.sent().len(), 1);
     // The check at 2 s saw traffic since the last one: the buffers stay.
     s.conn.handle_timeout(secs(2)).unwrap();
-    assert!(s.conn.read_buf_capacity() > 0);
+    assert!(s.conn.has_read_buffer());
     // Nothing arrived between 2 s and 4 s: they are given back.
     s.conn.handle_timeout(secs(4)).unwrap();
-    assert_eq!(s.conn.read_buf_capacity(), 0);
+    assert!(!s.conn.has_read_buffer());
     // And allocated again by the next message, which arrives whole.
     s.now = secs(5);
     let echoed = ok(s.recv(&[RawFrame::text("after the quiet")]));
     assert_eq!(echoed, [Message::Text("after the quiet".into())]);
-    assert!(s.conn.read_buf_capacity() > 0);
+    assert!(s.conn.has_read_buffer());
+}
+
+#[test]
+fn a_frame_that_fills_the_read_buffer_exactly_leaves_it_allocated() {
+    // A large frame's rest is read into room reserved for exactly that rest: once the message
+    // is taken the buffer may have no capacity left, yet the connection still holds it (a
+    // transport must not take that for a released buffer and read through a small one).
+    let mut s = Scripted::new(Role::Server);
+    let frame = RawFrame::binary(vec![5u8; 16 << 10])
+        .masked_for(Role::Server)
+        .bytes();
+    let (head, rest) = frame.split_at(8 + 100);
+    let mut messages = Vec::new();
+    for part in [head, rest] {
+        let buf = s.conn.read_buf();
+        assert!(buf.capacity() - buf.len() >= part.len());
+        buf.extend_from_slice(part);
+        s.conn.handle_read(part.len(), s.now);
+        messages.extend(ok(s.drain()));
+    }
+    assert_eq!(messages, [Message::Binary(vec![5u8; 16 << 10].into())]);
+    assert!(s.conn.has_read_buffer());
 }
 
 #[test]
@@ -572,7 +594,7 @@ fn buffers_holding_a_partial_frame_are_kept_while_quiet() {
     assert!(s.recv_bytes(head).is_empty());
     for t in [2, 4, 6] {
         s.conn.handle_timeout(secs(t)).unwrap();
-        assert!(s.conn.read_buf_capacity() > 0, "released at {t} s");
+        assert!(s.conn.has_read_buffer(), "released at {t} s");
     }
     let messages = ok(s.recv_bytes(tail));
     assert_eq!(messages, [Message::Text("split across the quiet".into())]);

@@ -182,7 +182,7 @@ where
 
     /// Read once into the connection's buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.conn.read_buf_capacity() == 0 {
+        if !self.conn.has_read_buffer() {
             return self.poll_read_probe(cx);
         }
         let buf = self.conn.read_buf();
