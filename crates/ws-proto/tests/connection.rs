@@ -501,13 +501,18 @@ fn local_close_validates_its_input() {
 // Virtual time
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn idle_timeout_in_virtual_time() {
+/// A server whose only timer is an 8-second idle timeout (checked every 2 s).
+fn idle_8s_server() -> Scripted {
     let config = Config::builder()
         .idle_timeout(Duration::from_secs(8))
         .auto_ping(false)
         .build();
-    let mut s = Scripted::with_config(Role::Server, config);
+    Scripted::with_config(Role::Server, config)
+}
+
+#[test]
+fn idle_timeout_in_virtual_time() {
+    let mut s = idle_8s_server();
     let start = s.now;
     let secs = |n: u64| start + Duration::from_secs(n);
     // Checks run every quarter of the idle timeout; reads do not move the deadline.
@@ -529,11 +534,7 @@ fn idle_timeout_in_virtual_time() {
 
 #[test]
 fn a_quiet_connection_gives_its_buffers_back() {
-    let config = Config::builder()
-        .idle_timeout(Duration::from_secs(8))
-        .auto_ping(false)
-        .build();
-    let mut s = Scripted::with_config(Role::Server, config);
+    let mut s = idle_8s_server();
     let start = s.now;
     let secs = |n: u64| start + Duration::from_secs(n);
     // A new connection holds no receive buffer until bytes arrive.
@@ -580,11 +581,7 @@ fn a_frame_that_fills_the_read_buffer_exactly_leaves_it_allocated() {
 
 #[test]
 fn buffers_holding_a_partial_frame_are_kept_while_quiet() {
-    let config = Config::builder()
-        .idle_timeout(Duration::from_secs(8))
-        .auto_ping(false)
-        .build();
-    let mut s = Scripted::with_config(Role::Server, config);
+    let mut s = idle_8s_server();
     let start = s.now;
     let secs = |n: u64| start + Duration::from_secs(n);
     let frame = RawFrame::text("split across the quiet")
@@ -602,11 +599,7 @@ fn buffers_holding_a_partial_frame_are_kept_while_quiet() {
 
 #[test]
 fn a_deadline_handled_early_or_late_does_no_harm() {
-    let config = Config::builder()
-        .idle_timeout(Duration::from_secs(8))
-        .auto_ping(false)
-        .build();
-    let mut s = Scripted::with_config(Role::Server, config);
+    let mut s = idle_8s_server();
     let start = s.now;
     // Called before anything is due: nothing happens.
     s.conn
