@@ -146,6 +146,13 @@ pub struct Connection {
     eof: bool,
 }
 
+/// A text message from its complete payload: [`Error::InvalidUtf8`] unless it is UTF-8.
+fn text_message(data: Bytes) -> Result<Message, Error> {
+    Utf8Bytes::try_from_bytes(data)
+        .map(Message::Text)
+        .map_err(|_| Error::InvalidUtf8)
+}
+
 impl Connection {
     /// A connection whose opening handshake is complete.
     pub fn new(role: Role, config: Config, now: Instant) -> Self {
@@ -407,12 +414,7 @@ impl Connection {
         {
             return Ok(None);
         }
-        if len > self.config.max_message_size {
-            return Err(Error::MessageTooBig {
-                size: header.payload_len,
-                limit: self.config.max_message_size,
-            });
-        }
+        self.check_message_size(len)?;
         self.rx.advance(header_len);
         if let Some(key) = header.mask {
             ws_simd::apply_mask(&mut self.rx[..len], key);
@@ -421,10 +423,19 @@ impl Connection {
         if header.opcode == OpCode::Binary {
             return Ok(Some(Message::Binary(payload)));
         }
-        match Utf8Bytes::try_from_bytes(payload) {
-            Ok(text) => Ok(Some(Message::Text(text))),
-            Err(_) => Err(Error::InvalidUtf8),
+        text_message(payload).map(Some)
+    }
+
+    /// A message of `size` bytes is within `max_message_size`.
+    fn check_message_size(&self, size: usize) -> Result<(), Error> {
+        let limit = self.config.max_message_size;
+        if size > limit {
+            return Err(Error::MessageTooBig {
+                size: size as u64,
+                limit,
+            });
         }
+        Ok(())
     }
 
     /// Start tracking a frame whose header was decoded (and consume the header): check it
@@ -441,11 +452,8 @@ impl Connection {
                     return Err(ProtocolError::ExpectedContinuation.into());
                 }
                 let transformed = header.rsv & self.ext_bits != 0;
-                if !transformed && len > self.config.max_message_size {
-                    return Err(Error::MessageTooBig {
-                        size: header.payload_len,
-                        limit: self.config.max_message_size,
-                    });
+                if !transformed {
+                    self.check_message_size(len)?;
                 }
                 let text = header.opcode == OpCode::Text;
                 if text {
@@ -462,11 +470,8 @@ impl Connection {
                 let Some(m) = &self.message else {
                     return Err(ProtocolError::UnexpectedContinuation.into());
                 };
-                if !m.transformed && m.buf.len() + len > self.config.max_message_size {
-                    return Err(Error::MessageTooBig {
-                        size: (m.buf.len() + len) as u64,
-                        limit: self.config.max_message_size,
-                    });
+                if !m.transformed {
+                    self.check_message_size(m.buf.len() + len)?;
                 }
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => {}
@@ -553,12 +558,7 @@ impl Connection {
                 return Err(ProtocolError::ReservedBits(frame.header.rsv).into());
             };
             ext.decode(&payload, fin, &mut m.buf, limit)?;
-            if m.buf.len() > limit {
-                return Err(Error::MessageTooBig {
-                    size: m.buf.len() as u64,
-                    limit,
-                });
-            }
+            self.check_message_size(m.buf.len())?;
             if m.text {
                 self.utf8
                     .feed(&m.buf[before..])
@@ -598,10 +598,7 @@ impl Connection {
         }
         // One validation for a text frame that arrived whole; a second (cheap, SIMD) pass for
         // one validated piecewise, as turning bytes into a `&str` needs its own proof.
-        match Utf8Bytes::try_from_bytes(data) {
-            Ok(text) => Ok(Some(Message::Text(text))),
-            Err(_) => Err(Error::InvalidUtf8),
-        }
+        text_message(data).map(Some)
     }
 
     fn close_frame(&mut self, payload: Bytes) -> Result<Message, Error> {
