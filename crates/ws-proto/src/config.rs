@@ -70,12 +70,27 @@ pub struct Config {
     pub close_timeout: Duration,
     /// How long the opening handshake may take (used by the transports). Default 10 s.
     pub handshake_timeout: Duration,
-    /// Most bytes of unsent output held for a peer that does not read; beyond it the connection
-    /// fails. Default 1 MiB.
+    /// The most unsent output, in bytes, a connection holds (uWebSockets' `maxBackpressure`).
+    /// A message that would take the output beyond it fails with
+    /// [`Error::Backpressure`](crate::Error::Backpressure) and closes the connection (1008);
+    /// a single message larger than the limit is still accepted when nothing else is queued,
+    /// so the output never holds more than `max(max_backpressure, one message)`. Default 1 MiB.
+    ///
+    /// A task that waits for room before sending (the transports' `send`, or a `Sink` used
+    /// through `poll_ready`) waits at `write_buffer_size` and never gets here while
+    /// `write_buffer_size <= max_backpressure`; this limit catches output queued without
+    /// waiting: automatic pongs and close replies, `start_send` without `poll_ready`, fan-out.
+    /// A peer that stops reading altogether is cut off by `send_timeout`.
     pub max_backpressure: usize,
-    /// Output buffered before `poll_ready` makes writers wait, and the size of the cork buffer
-    /// that batches small frames into one write. Default 16 KiB.
+    /// Output buffered before `poll_ready` makes writers wait (until it is written out), and the
+    /// size of the cork buffer that batches small frames into one write. Keep it at or below
+    /// `max_backpressure`. Default 16 KiB.
     pub write_buffer_size: usize,
+    /// Fail the connection with [`TimeoutKind::Send`](crate::TimeoutKind::Send) when queued
+    /// output makes no progress (not a byte written) for this long: a peer that stopped
+    /// reading. Checked at least every quarter of it, so it fires within 5/4 of it. Default
+    /// 30 s; zero disables.
+    pub send_timeout: Duration,
     /// Initial (and resting) size of the read buffer; it grows for large frames and shrinks back.
     /// Default 8 KiB.
     pub read_buffer_size: usize,
@@ -100,6 +115,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             max_backpressure: 1 << 20,
             write_buffer_size: 16 << 10,
+            send_timeout: Duration::from_secs(30),
             read_buffer_size: 8 << 10,
             max_handshake_header_bytes: 8 << 10,
             max_handshake_headers: 64,
@@ -193,6 +209,12 @@ impl ConfigBuilder {
         self.config.handshake_timeout = timeout;
         self
     }
+    /// Time queued output may make no progress before the connection fails; `Duration::ZERO`
+    /// disables it.
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.config.send_timeout = timeout;
+        self
+    }
     /// Most unsent output held for a slow reader.
     pub fn max_backpressure(mut self, bytes: usize) -> Self {
         self.config.max_backpressure = bytes;
@@ -239,6 +261,7 @@ mod tests {
         assert!(c.auto_ping);
         assert_eq!(c.ping_interval, Duration::from_secs(30));
         assert_eq!(c.write_buffer_size, 16 * 1024);
+        assert_eq!(c.send_timeout, Duration::from_secs(30));
     }
 
     #[test]

@@ -138,6 +138,10 @@ pub struct Connection {
     now: Instant,
     /// When an automatic ping went out and nothing has arrived since.
     ping_sent: Option<Instant>,
+    /// Output was written since the last timer check. Like `heard`, writes only set this flag.
+    sent: bool,
+    /// The timer check since which queued output has made no progress (`send_timeout`).
+    stalled_since: Option<Instant>,
     /// Deadline of the close handshake (or, once closed, of waiting for the transport to end).
     close_deadline: Option<Instant>,
     /// A close frame went out and its deadline is armed at the next `handle_timeout`.
@@ -174,6 +178,8 @@ impl Connection {
             deadline: None,
             now,
             ping_sent: None,
+            sent: false,
+            stalled_since: None,
             close_deadline: None,
             close_timer_unarmed: false,
             ping_counter: 0,
@@ -532,7 +538,7 @@ impl Connection {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => self.data_frame(frame, payload),
             OpCode::Ping => {
                 if self.state == State::Open {
-                    self.check_backpressure()?;
+                    self.check_backpressure(payload.len())?;
                     self.queue_frame(OpCode::Pong, 0, &payload, true);
                 }
                 Ok(Some(Message::Ping(payload)))
@@ -639,8 +645,9 @@ impl Connection {
     /// most 125 bytes.
     ///
     /// Fails with [`Error::ConnectionClosed`] after a close frame was sent, and with
-    /// [`Error::Backpressure`] when more than `max_backpressure` bytes are already queued (the
-    /// peer is not reading); that error closes the connection.
+    /// [`Error::Backpressure`] when the message would take the unsent output beyond
+    /// `max_backpressure` (the peer is not reading; a message larger than the limit is
+    /// accepted when nothing else is queued); that error closes the connection (1008).
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
         if self.state != State::Open {
             return Err(Error::ConnectionClosed);
@@ -655,7 +662,9 @@ impl Connection {
     }
 
     fn send_data(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
-        if let Err(e) = self.check_backpressure() {
+        // Checked before compressing, against the uncompressed size (never smaller than what
+        // is queued), so a refused message costs no compression.
+        if let Err(e) = self.check_backpressure(payload.len()) {
             self.fail(&e);
             return Err(e);
         }
@@ -692,7 +701,7 @@ impl Connection {
         if payload.len() > 125 {
             return Err(Error::InvalidInput("control frame payload over 125 bytes"));
         }
-        if let Err(e) = self.check_backpressure() {
+        if let Err(e) = self.check_backpressure(payload.len()) {
             self.fail(&e);
             return Err(e);
         }
@@ -725,10 +734,13 @@ impl Connection {
         Ok(())
     }
 
-    fn check_backpressure(&self) -> Result<(), Error> {
-        if self.out.buffered > self.config.max_backpressure {
+    /// Room for `additional` more bytes of output within `max_backpressure`. A message larger
+    /// than the limit is accepted when nothing is queued: it could never be sent otherwise.
+    fn check_backpressure(&self, additional: usize) -> Result<(), Error> {
+        let buffered = self.out.buffered;
+        if buffered > 0 && buffered.saturating_add(additional) > self.config.max_backpressure {
             return Err(Error::Backpressure {
-                buffered: self.out.buffered,
+                buffered,
                 limit: self.config.max_backpressure,
             });
         }
@@ -817,6 +829,7 @@ impl Connection {
 
     /// `n` bytes of the queued output were written.
     pub fn advance_transmit(&mut self, mut n: usize) {
+        self.sent |= n > 0;
         let out = &mut self.out;
         debug_assert!(n <= out.buffered);
         n = n.min(out.buffered);
@@ -859,6 +872,7 @@ impl Connection {
             None => return None,
         };
         self.out.buffered -= chunk.len();
+        self.sent = true;
         Some(chunk)
     }
 
@@ -874,12 +888,30 @@ impl Connection {
     /// it), and an automatic ping goes out after between one and two `ping_interval`s of quiet
     /// (at most `ping_interval` plus a quarter of the idle timeout when both are on). A transport
     /// therefore sets its timer a few times per interval, not on every read.
+    ///
+    /// While output is queued, the timers are also checked at least every quarter of
+    /// `send_timeout`, so a peer that stopped reading is cut off between `send_timeout` and
+    /// `send_timeout * 5 / 4` after our output last moved.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.close_timer_unarmed {
             // Arm it at once: the transport calls `handle_timeout` with the current time.
             return Some(self.now);
         }
-        self.deadline
+        match self.send_check() {
+            Some(check) => Some(self.deadline.map_or(check, |d| d.min(check))),
+            None => self.deadline,
+        }
+    }
+
+    /// When the send timeout needs the next timer check: while output is queued on an open
+    /// connection. (Once a close frame is queued, the close timeout bounds the wait instead.)
+    #[inline]
+    fn send_check(&self) -> Option<Instant> {
+        let timeout = self.config.send_timeout;
+        if self.out.buffered == 0 || timeout.is_zero() || self.state != State::Open {
+            return None;
+        }
+        Some(self.last_check + timeout / 4)
     }
 
     fn update_deadline(&mut self) {
@@ -933,6 +965,7 @@ impl Connection {
                     self.release_buffers();
                 }
                 self.last_check = now;
+                self.check_send_progress(now)?;
                 let idle = self.config.idle_timeout;
                 if !idle.is_zero() && now >= self.quiet_since + idle {
                     let e = Error::Timeout(TimeoutKind::Idle);
@@ -971,6 +1004,26 @@ impl Connection {
                 _ => Ok(()),
             },
         }
+    }
+
+    /// The send timeout: fail when output has been queued, with nothing written, since a timer
+    /// check at least `send_timeout` ago.
+    fn check_send_progress(&mut self, now: Instant) -> Result<(), Error> {
+        let sent = std::mem::take(&mut self.sent);
+        let timeout = self.config.send_timeout;
+        match self.stalled_since {
+            _ if self.out.buffered == 0 || timeout.is_zero() => self.stalled_since = None,
+            Some(since) if !sent => {
+                if now >= since + timeout {
+                    let e = Error::Timeout(TimeoutKind::Send);
+                    self.fail(&e);
+                    return Err(e);
+                }
+            }
+            // Output moved since the last check, or is newly queued: the clock starts now.
+            _ => self.stalled_since = Some(now),
+        }
+        Ok(())
     }
 
     /// Give back the memory of empty buffers: the receive buffer when no frame or message is

@@ -141,6 +141,8 @@ pub enum TimeoutKind {
     Close,
     /// The opening handshake did not complete within `handshake_timeout`.
     Handshake,
+    /// Queued output made no progress for `send_timeout`: the peer stopped reading.
+    Send,
 }
 
 /// Every way a WebSocket connection can fail.
@@ -260,6 +262,9 @@ impl fmt::Display for Error {
                 TimeoutKind::Pong => f.write_str("no pong came back for the automatic ping"),
                 TimeoutKind::Close => f.write_str("the peer did not answer our close frame"),
                 TimeoutKind::Handshake => f.write_str("the opening handshake timed out"),
+                TimeoutKind::Send => {
+                    f.write_str("send timeout: the peer stopped reading our output")
+                }
             },
             Error::Backpressure { buffered, limit } => write!(
                 f,

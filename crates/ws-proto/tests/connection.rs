@@ -681,6 +681,82 @@ fn close_timeout_in_virtual_time() {
     assert!(s.conn.is_closed());
 }
 
+/// A server whose only timer is an 8-second send timeout (checked every 2 s while output is
+/// queued).
+fn send_8s_server() -> Scripted {
+    let config = Config::builder()
+        .send_timeout(Duration::from_secs(8))
+        .idle_timeout(Duration::ZERO)
+        .auto_ping(false)
+        .build();
+    Scripted::with_config(Role::Server, config)
+}
+
+#[test]
+fn send_timeout_cuts_off_a_peer_that_stopped_reading_in_virtual_time() {
+    let mut s = send_8s_server();
+    let start = s.now;
+    let secs = |n: u64| start + Duration::from_secs(n);
+    // Nothing queued: no timer at all.
+    assert_eq!(s.conn.poll_timeout(), None);
+    s.conn
+        .send(Message::Binary(vec![1u8; 1000].into()))
+        .unwrap();
+    // Output queued: checks every quarter of the send timeout.
+    assert_eq!(s.conn.poll_timeout(), Some(secs(2)));
+    for t in [2, 4, 6, 8] {
+        s.conn.handle_timeout(secs(t)).unwrap();
+        assert_eq!(s.conn.poll_timeout(), Some(secs(t + 2)));
+    }
+    // Stalled since the check at 2 s: cut off at 10 s, within 5/4 of the timeout.
+    let err = s.conn.handle_timeout(secs(10)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Send)), "{err:?}");
+    assert_eq!(err.fault(), Fault::Peer);
+    // No close frame is queued behind output that cannot move.
+    assert_eq!(err.close_code(), None);
+    assert!(s.conn.is_closed());
+}
+
+#[test]
+fn send_timeout_restarts_whenever_output_moves() {
+    let mut s = send_8s_server();
+    let start = s.now;
+    let secs = |n: u64| start + Duration::from_secs(n);
+    s.conn
+        .send(Message::Binary(vec![1u8; 1000].into()))
+        .unwrap();
+    for t in (2..=40).step_by(2) {
+        // A slow reader: one byte every 6 seconds is progress.
+        if t % 6 == 0 {
+            s.conn.advance_transmit(1);
+        }
+        s.conn.handle_timeout(secs(t)).unwrap();
+    }
+    // Once everything is written, the send timer is off.
+    let rest = s.conn.buffered_output();
+    s.conn.advance_transmit(rest);
+    s.conn.handle_timeout(secs(42)).unwrap();
+    assert_eq!(s.conn.poll_timeout(), None);
+    s.conn.handle_timeout(secs(100)).unwrap();
+}
+
+#[test]
+fn zero_send_timeout_waits_forever() {
+    let config = Config::builder()
+        .send_timeout(Duration::ZERO)
+        .idle_timeout(Duration::ZERO)
+        .auto_ping(false)
+        .build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    s.conn
+        .send(Message::Binary(vec![1u8; 1000].into()))
+        .unwrap();
+    assert_eq!(s.conn.poll_timeout(), None);
+    s.conn
+        .handle_timeout(s.now + Duration::from_secs(3600))
+        .unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Buffers
 // ---------------------------------------------------------------------------------------------
