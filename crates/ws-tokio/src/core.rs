@@ -6,6 +6,11 @@
 //! and close replies) parks on `write_waker` when one is given: the split halves pass a fan-out
 //! waker there, so that whichever half registered last with the socket, both are woken. The
 //! unsplit stream passes `None` and parks on its one context.
+//!
+//! The timers run on every path that waits: reading, and also writing (`poll_ready`,
+//! `poll_flush`, `poll_close`), so a peer that neither reads nor sends cannot hold a task in
+//! `send` past `send_timeout` (or `close` past `close_timeout`). The split halves poll the one
+//! timer with the fan-out waker, so its expiry wakes whichever half waits.
 
 use std::cell::RefCell;
 use std::io::{self, IoSlice};
@@ -16,7 +21,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Sleep;
-use ws_proto::{Connection, Error, Message, Role};
+use ws_proto::{Connection, Error, Message, Role, TimeoutKind};
 
 /// How many output chunks one vectored write takes.
 const MAX_IOVECS: usize = 16;
@@ -45,6 +50,9 @@ pub(crate) struct Core<S> {
     shut_down: bool,
     /// The subprotocol the opening handshake selected. Kept here so split halves carry it.
     pub(crate) subprotocol: Option<String>,
+    /// A deadline tore the connection down while output was stuck (the peer stopped reading):
+    /// the transport is shut down and every later call reports this at once.
+    failure: Option<TimeoutKind>,
 }
 
 impl<S> Core<S>
@@ -63,6 +71,7 @@ where
             finished: false,
             shut_down: false,
             subprotocol: None,
+            failure: None,
         }
     }
 
@@ -128,6 +137,14 @@ where
         if self.finished {
             return Poll::Ready(None);
         }
+        if let Some(kind) = self.failure {
+            // Torn down on the send path (by the other half, or an earlier call): report it
+            // once, then end.
+            self.finished = true;
+            return Poll::Ready(Some(Err(Error::Timeout(kind))));
+        }
+        // The timer wakes both halves of a split stream (the fan-out waker), else this task.
+        let timer_waker = write_waker.unwrap_or(cx.waker());
         // Bounded: every pass either returns or makes progress (a read, a timer, a write).
         loop {
             match self.conn.poll_message() {
@@ -148,7 +165,7 @@ where
             }
 
             if self.conn.is_closed() {
-                return self.poll_finish(cx, write_waker);
+                return self.poll_finish(cx, write_waker, timer_waker);
             }
 
             if let Err(e) = self.write_opportunistically(cx, write_waker) {
@@ -169,8 +186,14 @@ where
             // Nothing to read: before sleeping, handle what is due and arm the timer. (A peer
             // that never lets reads go pending still reaches this: tokio's cooperative budget
             // makes a read pending after a while.)
-            match self.poll_timers(cx) {
+            match self.poll_timers(timer_waker) {
                 Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(Error::Timeout(TimeoutKind::Send))) => {
+                    // Our output is stuck: nothing more can be written, so no close handshake.
+                    self.finished = true;
+                    let e = self.tear_down(TimeoutKind::Send, timer_waker);
+                    return Poll::Ready(Some(Err(e)));
+                }
                 Poll::Ready(Err(e)) => {
                     let _ = self.write_opportunistically(cx, write_waker);
                     return Poll::Ready(Some(Err(e)));
@@ -226,7 +249,7 @@ where
     ///
     /// The clock is read only when the timer fires: a deadline in the past makes the timer fire
     /// at once.
-    fn poll_timers(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_timers(&mut self, waker: &Waker) -> Poll<Result<(), Error>> {
         let Some(deadline) = self.conn.poll_timeout() else {
             return Poll::Pending;
         };
@@ -238,7 +261,7 @@ where
                 let same_task = self
                     .timer_waker
                     .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()));
+                    .is_some_and(|w| w.will_wake(waker));
                 if same_task && !timer.is_elapsed() {
                     return Poll::Pending;
                 }
@@ -257,7 +280,11 @@ where
                 self.timer.insert(Box::pin(tokio::time::sleep_until(at)))
             }
         };
-        if timer.as_mut().poll(cx).is_ready() {
+        if timer
+            .as_mut()
+            .poll(&mut Context::from_waker(waker))
+            .is_ready()
+        {
             self.timer_at = None;
             self.now = tokio::time::Instant::now().into_std();
             return Poll::Ready(self.conn.handle_timeout(self.now));
@@ -265,9 +292,9 @@ where
         if !self
             .timer_waker
             .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
+            .is_some_and(|w| w.will_wake(waker))
         {
-            self.timer_waker = Some(cx.waker().clone());
+            self.timer_waker = Some(waker.clone());
         }
         Poll::Pending
     }
@@ -280,6 +307,7 @@ where
         &mut self,
         cx: &mut Context<'_>,
         write_waker: Option<&Waker>,
+        timer_waker: &Waker,
     ) -> Poll<Option<Result<Message, Error>>> {
         if !self.io_done {
             if self.conn.wants_write() {
@@ -291,7 +319,7 @@ where
                     // than the close deadline, then give up on the rest. The transport closes
                     // when the stream is dropped.
                     Poll::Pending => {
-                        ready!(self.poll_close_deadline(cx));
+                        ready!(self.poll_close_deadline(timer_waker));
                         self.io_done = true;
                     }
                 }
@@ -305,7 +333,7 @@ where
                 self.shut_down = true;
             }
             if !self.io_done {
-                ready!(self.poll_drain(cx));
+                ready!(self.poll_drain(cx, timer_waker));
             }
             if !self.io_done && !self.shut_down {
                 let _ = ready!(self.poll_shutdown_with(cx, write_waker));
@@ -329,10 +357,10 @@ where
     }
 
     /// Read and discard until the peer ends its side, fails, or the close deadline passes.
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_drain(&mut self, cx: &mut Context<'_>, timer_waker: &Waker) -> Poll<()> {
         // Bounded: each pass reads, or arms or consumes the deadline.
         loop {
-            match self.poll_timers(cx) {
+            match self.poll_timers(timer_waker) {
                 Poll::Ready(Ok(())) => continue,
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Pending => {}
@@ -351,32 +379,42 @@ where
 
     /// Pending until the close deadline has passed; ready at once when none is left (it expired
     /// already, or the peer dropped the connection).
-    fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_close_deadline(&mut self, timer_waker: &Waker) -> Poll<()> {
         // Bounded: every ready pass of `poll_timers` arms or consumes the deadline.
         while self.conn.poll_timeout().is_some() {
-            if self.poll_timers(cx).is_pending() {
+            if self.poll_timers(timer_waker).is_pending() {
                 return Poll::Pending;
             }
         }
         Poll::Ready(())
     }
 
-    /// Room for another message: waits while more than `write_buffer_size` bytes are queued.
+    /// Room for another message: waits while `write_buffer_size` bytes or more are queued,
+    /// until they are written out (or a deadline fails the connection).
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Some(kind) = self.failure {
+            return Poll::Ready(Err(Error::Timeout(kind)));
+        }
         if self.conn.state() != ws_proto::State::Open {
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
         if self.conn.buffered_output() >= self.conn.config().write_buffer_size {
-            ready!(self.poll_write_out(cx)).map_err(|e| self.io_error(e))?;
+            ready!(self.poll_write_timed(cx))?;
         }
         Poll::Ready(Ok(()))
     }
 
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        if let Some(kind) = self.failure {
+            return Err(Error::Timeout(kind));
+        }
         self.conn.send(message)
     }
 
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Some(kind) = self.failure {
+            return Poll::Ready(Err(Error::Timeout(kind)));
+        }
         if self.io_done {
             return if self.conn.wants_write() {
                 Poll::Ready(Err(Error::ConnectionClosed))
@@ -384,12 +422,55 @@ where
                 Poll::Ready(Ok(()))
             };
         }
-        ready!(self.poll_write_out(cx)).map_err(|e| self.io_error(e))?;
-        Poll::Ready(Ok(()))
+        self.poll_write_timed(cx)
+    }
+
+    /// Write out everything queued, running the timers while the transport does not take it:
+    /// a deadline that passes meanwhile (the send timeout, or the close timeout once a close
+    /// frame is queued) tears the connection down and is returned.
+    fn poll_write_timed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        // Bounded: every ready pass of the timers handles a deadline or fails.
+        loop {
+            match self.poll_write_out(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.io_error(e))),
+                Poll::Pending => {}
+            }
+            match self.poll_timers(cx.waker()) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(Error::Timeout(kind))) => {
+                    return Poll::Ready(Err(self.tear_down(kind, cx.waker())));
+                }
+                // Another failure queued its close frame: try to write it, then report.
+                Poll::Ready(Err(e)) => {
+                    let _ = self.poll_write_out(cx);
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// A deadline passed while our output was stuck: give up on the transport (shut it down
+    /// without waiting: the peer is not taking our bytes) and make every later call report
+    /// `kind`. Wakes `waker` (the fan-out waker of split halves) so that a half parked
+    /// elsewhere sees it.
+    fn tear_down(&mut self, kind: TimeoutKind, waker: &Waker) -> Error {
+        self.failure = Some(kind);
+        if !self.io_done && !self.shut_down {
+            let _ = Pin::new(&mut self.io).poll_shutdown(&mut Context::from_waker(waker));
+            self.shut_down = true;
+        }
+        self.io_done = true;
+        waker.wake_by_ref();
+        Error::Timeout(kind)
     }
 
     /// Send a close frame (1000) if none went out yet, and write everything out.
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Some(kind) = self.failure {
+            return Poll::Ready(Err(Error::Timeout(kind)));
+        }
         if self.conn.state() == ws_proto::State::Open {
             self.conn.close(Some(ws_proto::CloseReason::new(
                 ws_proto::CloseCode::NORMAL,

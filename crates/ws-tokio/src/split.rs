@@ -196,7 +196,8 @@ where
         f(&mut core, &mut write_cx)
     }
 
-    /// Send a message and flush it.
+    /// Send a message and flush it. Bounded by `send_timeout` as [`WebSocketStream::send`]; a
+    /// send timeout also ends the reader half, with the same error.
     ///
     /// Cancel safety: as [`WebSocketStream::send`].
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
@@ -216,12 +217,14 @@ where
         self.send(Message::Binary(data.into())).await
     }
 
-    /// Write out everything queued. Cancel safety: safe.
+    /// Write out everything queued, bounded by `send_timeout`. Cancel safety: safe.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| self.with_core(cx, |core, cx| core.poll_flush(cx))).await
     }
 
     /// Start the close handshake and flush the close frame; the reader receives the reply.
+    /// Against a peer that does not read, ends within `close_timeout` as
+    /// [`WebSocketStream::close`].
     ///
     /// Cancel safety: as [`WebSocketStream::close`].
     pub async fn close(

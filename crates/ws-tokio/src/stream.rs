@@ -105,6 +105,11 @@ where
 
     /// Send a message and flush it.
     ///
+    /// Never waits forever: while it waits for the peer to take our output, the connection's
+    /// timers run, and a peer that takes nothing for `send_timeout` fails the connection with
+    /// [`Error::Timeout`]`(`[`TimeoutKind::Send`](crate::TimeoutKind::Send)`)`: the transport is
+    /// shut down and every later call returns that error at once.
+    ///
     /// Cancel safety: the message is queued in the first poll that finds room for it; dropping
     /// the future after that leaves it queued (it goes out with the next write or flush), and
     /// dropping it before leaves nothing queued. Either way no message is torn.
@@ -143,7 +148,7 @@ where
 
     /// Queue a message without flushing (corking): many small messages then go out in one
     /// write at the next flush. Waits only while the output buffer is over
-    /// `write_buffer_size`.
+    /// `write_buffer_size`, bounded by `send_timeout` as [`WebSocketStream::send`].
     ///
     /// Cancel safety: as [`WebSocketStream::send`].
     pub async fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
@@ -152,7 +157,7 @@ where
         self.core.start_send(message)
     }
 
-    /// Write out everything queued.
+    /// Write out everything queued, bounded by `send_timeout` as [`WebSocketStream::send`].
     ///
     /// Cancel safety: safe; what was written stays written and the rest stays queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
@@ -161,6 +166,10 @@ where
 
     /// Start the close handshake with `code` and `reason` and flush the close frame. Keep
     /// reading to receive the peer's reply (the stream then ends).
+    ///
+    /// Against a peer that does not read, the close frame cannot go out: the wait ends within
+    /// `close_timeout` with [`Error::Timeout`]`(`[`TimeoutKind::Close`](crate::TimeoutKind::Close)`)`
+    /// and the transport is shut down.
     ///
     /// Cancel safety: the close frame is queued at the first poll; dropping the future later
     /// leaves it queued for the next flush.

@@ -7,7 +7,7 @@
 //!
 //! The protocol cases are one table run against ONE shared server. The handshake cases
 //! (slow-loris, oversized head), a peer vanishing mid-frame, a peer that never answers our
-//! close, a compression bomb and 10,000 concurrent connections (fd and RSS leak check) have
+//! close, a flooder that never reads, a compression bomb and 10,000 concurrent connections (fd and RSS leak check) have
 //! their own tests.
 
 mod common;
@@ -135,9 +135,13 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
+        Server::start_with(server_config()).await
+    }
+
+    async fn start_with(config: Config) -> Server {
         let (listener, addr) = common::listener().await;
         let (tx, events) = mpsc::unbounded_channel();
-        spawn_server(listener, server_config(), Some(tx));
+        spawn_server(listener, config, Some(tx));
         Server {
             addr,
             events,
@@ -654,6 +658,80 @@ async fn peer_never_answering_our_close_is_dropped_after_close_timeout() {
         server
             .still_serves("a peer that never answers our close")
             .await;
+    })
+    .await;
+}
+
+/// A slow-reader attack: the peer floods the echo server and never reads a byte of the echoes.
+/// The connection task, waiting in `send` for room, is cut off by `send_timeout` (it used to wait
+/// forever, holding the task and its buffers), holding at most `max_backpressure` of output.
+#[tokio::test]
+async fn flooder_that_never_reads_is_cut_off_by_send_timeout() {
+    const SEND_TIMEOUT: Duration = Duration::from_millis(300);
+    const MAX_BACKPRESSURE: usize = 64 << 10;
+    const FRAME: usize = 4096;
+    within(TEST_TIMEOUT, async {
+        let config = Config::builder()
+            .max_frame_size(MAX_FRAME)
+            .max_backpressure(MAX_BACKPRESSURE)
+            .send_timeout(SEND_TIMEOUT)
+            .build();
+        let mut server = Server::start_with(config).await;
+        let tcp = common::small_buffer_connect(server.addr, 4096).await;
+        let (peer, _) = RawPeer::handshake_client(tcp, server.addr, "/", "").await;
+        let me = local(&peer);
+        let RawPeer { tcp, .. } = peer;
+        let (mut rx, mut tx) = tcp.into_split();
+        let started = Instant::now();
+        // Bounded: at most 64 MiB, and the writes fail once the server drops the connection.
+        let flood = tokio::spawn(async move {
+            let frame = frame_bytes(true, OP_BINARY, &[9u8; FRAME], Some([1, 2, 3, 4]));
+            let mut written = 0usize;
+            for _ in 0..(64 << 20) / FRAME {
+                if tx.write_all(&frame).await.is_err() {
+                    break;
+                }
+                written += frame.len();
+            }
+            written
+        });
+        match server.next_event(me).await {
+            Event::Failed {
+                error,
+                buffered_output,
+                ..
+            } => {
+                println!("the server task saw {error:?} holding {buffered_output} output bytes");
+                assert!(
+                    matches!(error, Error::Timeout(TimeoutKind::Send)),
+                    "{error:?}"
+                );
+                assert_eq!(error.fault(), Fault::Peer);
+                assert!(
+                    buffered_output <= MAX_BACKPRESSURE,
+                    "{buffered_output} output bytes held"
+                );
+            }
+            other => panic!("expected Timeout(Send), got {other:?}"),
+        }
+        let ended = server.expect_ended(me).await;
+        let took = ended.duration_since(started);
+        println!("a flooder that never reads was cut off after {took:?}");
+        assert!(took >= SEND_TIMEOUT, "cut off after {took:?}");
+        assert!(
+            took < SEND_TIMEOUT * 5 / 4 + Duration::from_secs(3),
+            "{took:?}"
+        );
+        // The server shut the socket down and dropped it: the flood ends with an error, not
+        // after the whole 64 MiB.
+        let written = flood.await.unwrap();
+        assert!(
+            written < 64 << 20,
+            "the server kept reading: {written} bytes"
+        );
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(2), rx.read_to_end(&mut rest)).await;
+        server.still_serves("a flooder that never reads").await;
     })
     .await;
 }

@@ -32,19 +32,31 @@ async fn pair(config: Config) -> (WebSocketStream<TcpStream>, RawPeer) {
     (server.await.unwrap(), peer)
 }
 
-/// Fills the socket buffers and the output queue: feeds until a feed waits.
-async fn fill_output(ws: &mut WebSocketStream<TcpStream>) {
+/// Fills the socket buffers and the output queue: feeds until a feed waits. The timers run
+/// while a feed waits, so a deadline may fire there: that error is returned.
+async fn fill_output(ws: &mut WebSocketStream<TcpStream>) -> Option<Error> {
     for _ in 0..10_000 {
         let feed = ws.feed(Message::binary(vec![7u8; 4096]));
-        if tokio::time::timeout(Duration::from_millis(100), feed)
-            .await
-            .is_err()
-        {
-            assert!(ws.connection().buffered_output() > 0);
-            return;
+        match tokio::time::timeout(Duration::from_millis(100), feed).await {
+            Err(_waited) => {
+                assert!(ws.connection().buffered_output() > 0);
+                return None;
+            }
+            Ok(Err(e)) => return Some(e),
+            Ok(Ok(())) => {}
         }
     }
     panic!("feed never waited");
+}
+
+/// The failure, whether a waiting feed saw it first or `recv` does: `recv` reports it either
+/// way (once), so that a reading task learns why the connection ended.
+async fn failure(ws: &mut WebSocketStream<TcpStream>, seen_by_feed: Option<Error>) -> Error {
+    let err = ws.recv().await.expect("an error").unwrap_err();
+    if let Some(fed) = seen_by_feed {
+        assert_eq!(fed.to_string(), err.to_string());
+    }
+    err
 }
 
 /// After the error, the stream must end within the close timeout although the peer reads
@@ -98,9 +110,9 @@ async fn idle_timeout_ends_although_the_peer_never_reads() {
             .close_timeout(CLOSE_TIMEOUT)
             .build();
         let (mut ws, _peer) = pair(config).await;
-        fill_output(&mut ws).await;
+        let fed = fill_output(&mut ws).await;
 
-        let err = ws.recv().await.expect("an error").unwrap_err();
+        let err = failure(&mut ws, fed).await;
         assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
         assert_ends_in_time(&mut ws).await;
     })
@@ -119,9 +131,9 @@ async fn pong_timeout_ends_although_the_peer_never_reads() {
             .close_timeout(CLOSE_TIMEOUT)
             .build();
         let (mut ws, _peer) = pair(config).await;
-        fill_output(&mut ws).await;
+        let fed = fill_output(&mut ws).await;
 
-        let err = ws.recv().await.expect("an error").unwrap_err();
+        let err = failure(&mut ws, fed).await;
         assert!(matches!(err, Error::Timeout(TimeoutKind::Pong)), "{err:?}");
         assert_ends_in_time(&mut ws).await;
     })
@@ -139,10 +151,13 @@ async fn split_reader_ends_although_the_peer_never_reads() {
             .close_timeout(CLOSE_TIMEOUT)
             .build();
         let (mut ws, _peer) = pair(config).await;
-        fill_output(&mut ws).await;
+        let fed = fill_output(&mut ws).await;
         let (mut reader, _writer) = ws.split();
 
         let err = reader.recv().await.expect("an error").unwrap_err();
+        if let Some(fed) = fed {
+            assert_eq!(fed.to_string(), err.to_string());
+        }
         assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
         let end = tokio::time::timeout(CLOSE_TIMEOUT + SLACK, reader.recv()).await;
         assert!(matches!(end, Ok(None)), "split reader did not end: {end:?}");
