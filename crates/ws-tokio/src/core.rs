@@ -230,7 +230,15 @@ where
             static PROBE: RefCell<BytesMut> = RefCell::new(BytesMut::new());
         }
         PROBE.with(|probe| {
-            let mut probe = probe.borrow_mut();
+            let Ok(mut probe) = probe.try_borrow_mut() else {
+                // The probe is in use further up this thread's stack: our transport is itself
+                // driven by another stream reading through it (a tunnel, a proxy). Read into
+                // this connection's own buffer instead.
+                let buf = self.conn.read_buf();
+                let n = ready!(pin!(self.io.read_buf(buf)).poll(cx))?;
+                self.conn.handle_read(n, self.now);
+                return Poll::Ready(Ok(()));
+            };
             probe.clear();
             probe.reserve(PROBE_SIZE);
             let n = ready!(pin!(self.io.read_buf(&mut *probe)).poll(cx))?;
