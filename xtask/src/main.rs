@@ -1,13 +1,12 @@
 //! `cargo xtask`: developer tasks for sockudo-ws that need more than `cargo` itself.
 //!
 //! Run `cargo xtask help` (the alias lives in `.cargo/config.toml`). Each subcommand is a module
-//! with a `run(args) -> Result<ExitCode, Error>` function, dispatched from [`main`]; the crate
-//! uses only `std` so that it builds in seconds.
+//! with a `run(args) -> Result<ExitCode, Error>` function, dispatched from [`main`]. The crate
+//! has few, small dependencies (serde and serde_json) so that it builds in seconds.
 
 mod autobahn;
 mod bench;
 mod fuzz;
-mod json;
 mod process;
 
 use std::fmt;

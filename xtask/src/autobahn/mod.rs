@@ -9,7 +9,7 @@
 mod cases;
 mod report;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::env;
 use std::fs;
 use std::net::SocketAddr;
@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
+
+use crate::Error;
 use crate::process::{self, ChildGuard, fmt_duration};
-use crate::{Error, json};
 
 /// The agent name our peers report under.
 const AGENT: &str = "sockudo-ws";
@@ -340,14 +342,14 @@ impl Run {
             .map_err(|e| e + "\n" + &process::tail(server.log(), TAIL_LINES))?;
         println!("{SERVER_BIN} is listening on {addr}");
 
-        let spec = format!(
-            "{{\n  \"outdir\": {},\n  \"servers\": [{{\"agent\": {}, \"url\": {}}}],\n  \
-             \"cases\": {},\n  \"exclude-cases\": {},\n  \"exclude-agent-cases\": {{}}\n}}\n",
-            json::quote(&outdir.to_string_lossy()),
-            json::quote(AGENT),
-            json::quote(&format!("ws://{addr}")),
-            json_list(&self.opts.cases),
-            json_list(&self.opts.exclude),
+        let url = format!("ws://{addr}");
+        let spec = self.spec(
+            outdir,
+            None,
+            &[SpecServer {
+                agent: AGENT,
+                url: &url,
+            }],
         );
         let mut wstest = self.start_wstest("fuzzingclient", &spec)?;
         match wstest.wait_timeout(self.opts.timeout, HEARTBEAT, |t| {
@@ -400,14 +402,7 @@ impl Run {
         clear_dir(outdir)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], process::free_port()?));
         let url = format!("ws://{addr}");
-        let spec = format!(
-            "{{\n  \"url\": {},\n  \"outdir\": {},\n  \"cases\": {},\n  \"exclude-cases\": {},\n  \
-             \"exclude-agent-cases\": {{}}\n}}\n",
-            json::quote(&url),
-            json::quote(&outdir.to_string_lossy()),
-            json_list(&self.opts.cases),
-            json_list(&self.opts.exclude),
-        );
+        let spec = self.spec(outdir, Some(&url), &[]);
         let mut wstest = self.start_wstest("fuzzingserver", &spec)?;
         wstest
             .wait_for_port(addr, WSTEST_STARTUP)
@@ -444,7 +439,8 @@ impl Run {
             Duration::ZERO
         };
         let deadline = Instant::now() + wait;
-        while !fs::read_to_string(&index).is_ok_and(|t| json::parse(&t).is_ok())
+        while !fs::read_to_string(&index)
+            .is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(&t).is_ok())
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(200));
@@ -457,6 +453,20 @@ impl Run {
         }
         wstest.stop();
         Ok(())
+    }
+
+    /// The wstest spec of a mode: `servers` to test for fuzzingclient, the `url` to serve on for
+    /// fuzzingserver; results go to `outdir`.
+    fn spec(&self, outdir: &Path, url: Option<&str>, servers: &[SpecServer<'_>]) -> String {
+        let spec = Spec {
+            url,
+            outdir: &outdir.to_string_lossy(),
+            servers,
+            cases: &self.opts.cases,
+            exclude_cases: &self.opts.exclude,
+            exclude_agent_cases: BTreeMap::new(),
+        };
+        serde_json::to_string_pretty(&spec).expect("a spec serializes") + "\n"
     }
 
     /// Writes the spec for `mode` into the report directory and starts wstest there.
@@ -552,9 +562,25 @@ fn clear_dir(dir: &Path) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
-fn json_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| json::quote(s)).collect();
-    format!("[{}]", quoted.join(", "))
+/// A wstest spec file (`wstest -m MODE -s FILE`).
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct Spec<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    outdir: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    servers: &'a [SpecServer<'a>],
+    cases: &'a [String],
+    exclude_cases: &'a [String],
+    exclude_agent_cases: BTreeMap<String, Vec<String>>,
+}
+
+/// A server for `wstest -m fuzzingclient` to test.
+#[derive(Serialize)]
+struct SpecServer<'a> {
+    agent: &'a str,
+    url: &'a str,
 }
 
 #[cfg(test)]
@@ -626,10 +652,46 @@ mod tests {
     }
 
     #[test]
-    fn spec_lists_are_json() {
-        let list = json_list(&["1.*".to_owned(), "a\"b".to_owned()]);
-        assert_eq!(list, r#"["1.*", "a\"b"]"#);
-        assert!(json::parse(&list).is_ok());
-        assert_eq!(json_list(&[]), "[]");
+    fn specs_are_json() {
+        let run = Run {
+            wstest: PathBuf::from("wstest"),
+            report_dir: PathBuf::from("/r"),
+            expected: Vec::new(),
+            opts: parse(&["--cases", "1.*,a\"b", "--exclude", "1.1.1"])
+                .unwrap()
+                .unwrap(),
+        };
+        let servers = [SpecServer {
+            agent: AGENT,
+            url: "ws://127.0.0.1:9001",
+        }];
+        let spec = run.spec(Path::new("/r/servers"), None, &servers);
+        let value: serde_json::Value = serde_json::from_str(&spec).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "outdir": "/r/servers",
+                "servers": [{"agent": "sockudo-ws", "url": "ws://127.0.0.1:9001"}],
+                "cases": ["1.*", "a\"b"],
+                "exclude-cases": ["1.1.1"],
+                "exclude-agent-cases": {}
+            })
+        );
+        let spec = run.spec(Path::new("/r/clients"), Some("ws://127.0.0.1:9002"), &[]);
+        let value: serde_json::Value = serde_json::from_str(&spec).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "url": "ws://127.0.0.1:9002",
+                "outdir": "/r/clients",
+                "cases": ["1.*", "a\"b"],
+                "exclude-cases": ["1.1.1"],
+                "exclude-agent-cases": {}
+            })
+        );
+        assert!(
+            spec.starts_with("{\n  \"url\": ") && spec.ends_with("}\n"),
+            "{spec}"
+        );
     }
 }

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use serde::Deserialize;
+
 use super::cases;
-use crate::json::{self, Value};
 
 /// Case durations above this (ms) are bogus and count as 0.
 const MAX_CASE_MS: f64 = 3_600_000.0;
@@ -56,12 +57,23 @@ pub(crate) struct CaseResult {
     pub(crate) outcome: Outcome,
 }
 
+/// One case as `index.json` records it; absent or `null` strings read as empty (a verdict
+/// that is not known fails), an absent duration as 0.
+#[derive(Debug, Deserialize)]
+struct IndexEntry {
+    behavior: Option<String>,
+    #[serde(rename = "behaviorClose")]
+    behavior_close: Option<String>,
+    duration: Option<f64>,
+    reportfile: Option<String>,
+}
+
 /// The cases of one agent in an `index.json`, sorted by case id.
 pub(crate) fn parse_index(text: &str, agent: &str) -> Result<Vec<CaseResult>, String> {
-    let index = json::parse(text)?;
-    let agents = index.as_object().ok_or("index.json is not a JSON object")?;
-    let Some(results) = index.get(agent) else {
-        let found: Vec<&str> = agents.iter().map(|(a, _)| a.as_str()).collect();
+    let mut index: BTreeMap<String, BTreeMap<String, IndexEntry>> =
+        serde_json::from_str(text).map_err(|e| format!("not an Autobahn index.json: {e}"))?;
+    let Some(results) = index.remove(agent) else {
+        let found: Vec<&str> = index.keys().map(String::as_str).collect();
         return Err(format!(
             "agent '{agent}' is not in index.json (agents found: {})",
             if found.is_empty() {
@@ -71,34 +83,25 @@ pub(crate) fn parse_index(text: &str, agent: &str) -> Result<Vec<CaseResult>, St
             }
         ));
     };
-    let results = results
-        .as_object()
-        .ok_or("index.json: agent entry is not an object")?;
-    let mut list = Vec::with_capacity(results.len());
-    for (id, case) in results {
-        let text_of = |key: &str| {
-            case.get(key)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        let behavior = text_of("behavior");
-        let behavior_close = text_of("behaviorClose");
-        let outcome = Outcome::parse(&behavior).max(Outcome::parse(&behavior_close));
-        list.push(CaseResult {
-            id: id.clone(),
-            // Autobahn writes a timestamp as the duration of a case whose connection failed.
-            duration_ms: case
-                .get("duration")
-                .and_then(Value::as_f64)
-                .filter(|d| (0.0..=MAX_CASE_MS).contains(d))
-                .unwrap_or(0.0),
-            report_file: text_of("reportfile"),
-            behavior,
-            behavior_close,
-            outcome,
-        });
-    }
+    let mut list: Vec<CaseResult> = results
+        .into_iter()
+        .map(|(id, case)| {
+            let behavior = case.behavior.unwrap_or_default();
+            let behavior_close = case.behavior_close.unwrap_or_default();
+            CaseResult {
+                outcome: Outcome::parse(&behavior).max(Outcome::parse(&behavior_close)),
+                id,
+                // Autobahn writes a timestamp as the duration of a case whose connection failed.
+                duration_ms: case
+                    .duration
+                    .filter(|d| (0.0..=MAX_CASE_MS).contains(d))
+                    .unwrap_or(0.0),
+                report_file: case.reportfile.unwrap_or_default(),
+                behavior,
+                behavior_close,
+            }
+        })
+        .collect();
     list.sort_by(|a, b| cases::compare_ids(&a.id, &b.id));
     Ok(list)
 }
@@ -367,6 +370,21 @@ mod tests {
         let err = parse_index(SAMPLE, "nobody").unwrap_err();
         assert!(err.contains("other-agent, sockudo-ws"), "{err}");
         assert!(parse_index("[]", "sockudo-ws").is_err());
+        assert!(parse_index("{\"sockudo-ws\": []}", "sockudo-ws").is_err());
+        assert!(parse_index("{\"sockudo-ws\": {}", "sockudo-ws").is_err());
+        let err = parse_index("{}", "sockudo-ws").unwrap_err();
+        assert!(err.contains("agents found: none"), "{err}");
+        // Missing or null fields: an unknown verdict fails, no duration counts as 0.
+        let results = parse_index(
+            r#"{"sockudo-ws": {"2.1": {"behavior": null}}}"#,
+            "sockudo-ws",
+        )
+        .unwrap();
+        assert_eq!(results[0].outcome, Outcome::Failed);
+        assert_eq!(
+            (results[0].duration_ms, results[0].report_file.as_str()),
+            (0.0, "")
+        );
     }
 
     #[test]

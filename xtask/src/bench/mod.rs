@@ -19,8 +19,11 @@ use std::process::{Command, ExitCode};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
 use crate::process::{self, ChildGuard, fmt_duration};
-use crate::{Error, json};
 
 const USAGE: &str = "\
 cargo xtask bench: the end-to-end echo benchmark (sockudo-ws against its peers)
@@ -443,19 +446,21 @@ impl Bench {
     }
 
     /// Runs the load generator to its end (within `timeout`) and returns its `RESULT` object.
-    pub(crate) fn loadgen(
+    pub(crate) fn loadgen<T: DeserializeOwned>(
         &self,
         args: &[String],
         log: &Path,
         timeout: Duration,
-    ) -> Result<json::Value, String> {
+    ) -> Result<T, String> {
         let cmd = &mut self.command(1, &Self::loadgen_bin(&self.target), args);
         let mut guard = ChildGuard::spawn("loadgen", cmd, log)?;
         let status = guard.wait_timeout(timeout, timeout, |_| {})?;
         let text = fs::read_to_string(log).unwrap_or_default();
         let result = text.lines().find_map(|l| l.strip_prefix("RESULT "));
         match (status, result) {
-            (Some(s), Some(result)) if s.success() => json::parse(result),
+            (Some(s), Some(result)) if s.success() => {
+                serde_json::from_str(result).map_err(|e| format!("loadgen result: {e}"))
+            }
             (Some(s), _) => {
                 let error = text
                     .lines()
@@ -475,8 +480,9 @@ impl Bench {
     }
 }
 
-/// A measured run.
-#[derive(Clone, Debug, PartialEq)]
+/// A measured run: the load generator's `RESULT` (other members are ignored), and a run of
+/// `results.json` (with the status beside it).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub(crate) struct Measure {
     pub(crate) msgs_per_sec: f64,
     pub(crate) messages: f64,
@@ -494,37 +500,11 @@ pub(crate) struct Measure {
     pub(crate) p99_us: f64,
     pub(crate) p999_us: f64,
     /// Messages per second of each second of the window.
+    #[serde(default)]
     pub(crate) samples: Vec<f64>,
 }
 
 impl Measure {
-    fn from_json(v: &json::Value) -> Result<Self, String> {
-        let num = |k: &str| {
-            v.get(k)
-                .and_then(json::Value::as_f64)
-                .ok_or_else(|| format!("loadgen result without '{k}'"))
-        };
-        let samples = match v.get("samples") {
-            Some(json::Value::Array(items)) => {
-                items.iter().filter_map(json::Value::as_f64).collect()
-            }
-            _ => Vec::new(),
-        };
-        Ok(Measure {
-            msgs_per_sec: num("msgs_per_sec")?,
-            messages: num("messages")?,
-            window_s: num("window_s")?,
-            server_cpu_s: v.get("server_cpu_s").and_then(json::Value::as_f64),
-            server_user_cpu_s: v.get("server_user_cpu_s").and_then(json::Value::as_f64),
-            server_sys_cpu_s: v.get("server_sys_cpu_s").and_then(json::Value::as_f64),
-            loadgen_cpu_s: num("loadgen_cpu_s")?,
-            p50_us: num("p50_us")?,
-            p99_us: num("p99_us")?,
-            p999_us: num("p999_us")?,
-            samples,
-        })
-    }
-
     /// The server's CPU use over the window, as a share of one core.
     pub(crate) fn server_cpu(&self) -> Option<f64> {
         self.server_cpu_s.map(|s| s / self.window_s)
@@ -570,11 +550,14 @@ pub(crate) struct RunResult {
     pub(crate) outcome: Outcome,
 }
 
-/// The memory test of one server.
-#[derive(Clone, Debug, PartialEq)]
+/// The memory test of one server: the load generator's `RESULT` in idle mode, and an entry of
+/// `results.json`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub(crate) struct Memory {
     pub(crate) connections: usize,
+    #[serde(rename = "rss_before_kib")]
     pub(crate) before_kib: f64,
+    #[serde(rename = "rss_after_kib")]
     pub(crate) after_kib: f64,
     pub(crate) bytes_per_connection: f64,
     pub(crate) connect_s: f64,
@@ -863,7 +846,7 @@ fn run_case(bench: &Bench, opts: &Options, round: usize, case: &Case, server: &S
     }
     drop(guard);
     match result {
-        Ok(v) => Measure::from_json(&v).map_or_else(Outcome::Failed, Outcome::Done),
+        Ok(measure) => Outcome::Done(measure),
         Err(e) if e.contains("did not negotiate permessage-deflate") => {
             Outcome::Skipped("permessage-deflate not negotiated".to_owned())
         }
@@ -888,7 +871,7 @@ fn memory_test(bench: &Bench, server: &Server, connections: usize) -> Result<Mem
     ]
     .map(str::to_owned);
     let timeout = Duration::from_secs(60 + connections as u64 / 100);
-    let v = bench.loadgen(
+    let memory: Memory = bench.loadgen(
         &args,
         &bench.logs.join(format!("{stem}.loadgen.log")),
         timeout,
@@ -899,17 +882,10 @@ fn memory_test(bench: &Bench, server: &Server, connections: usize) -> Result<Mem
             process::tail(&server_log, TAIL_LINES)
         ));
     }
-    let num = |k: &str| {
-        v.get(k)
-            .and_then(json::Value::as_f64)
-            .ok_or_else(|| format!("loadgen result without '{k}'"))
-    };
+    // The count asked for (which the generator echoes).
     Ok(Memory {
         connections,
-        before_kib: num("rss_before_kib")?,
-        after_kib: num("rss_after_kib")?,
-        bytes_per_connection: num("bytes_per_connection")?,
-        connect_s: num("connect_s")?,
+        ..memory
     })
 }
 
@@ -994,16 +970,19 @@ mod tests {
         }
     }
 
+    fn measure(loadgen_result: &str) -> Result<Measure, serde_json::Error> {
+        serde_json::from_str(loadgen_result)
+    }
+
     #[test]
     fn measure_from_loadgen_json() {
-        let v = json::parse(
+        let m = measure(
             r#"{"mode":"pingpong","window_s":5.0,"messages":500000,"msgs_per_sec":100000.0,
                "samples":[99000.0,101000.0],"server_cpu_s":4.9,"server_user_cpu_s":0.65,
                "server_sys_cpu_s":4.25,"loadgen_cpu_s":3.0,
                "p50_us":900.0,"p99_us":1500.0,"p999_us":2000.0}"#,
         )
         .unwrap();
-        let m = Measure::from_json(&v).unwrap();
         assert_eq!(m.samples, [99_000.0, 101_000.0]);
         assert_eq!(
             (m.server_user_cpu_s, m.server_sys_cpu_s),
@@ -1015,15 +994,40 @@ mod tests {
         assert!((user - 1.3).abs() < 1e-9 && (sys - 8.5).abs() < 1e-9);
         assert!((user + sys - m.cpu_per_million().unwrap()).abs() < 1e-9);
         // A generator from before the split: the total alone.
-        let v = json::parse(
+        let m = measure(
             r#"{"window_s":5.0,"messages":500000,"msgs_per_sec":100000.0,"server_cpu_s":4.9,
                "loadgen_cpu_s":3.0,"p50_us":0,"p99_us":0,"p999_us":0}"#,
         )
         .unwrap();
-        let m = Measure::from_json(&v).unwrap();
         assert!(m.cpu_per_million().is_some() && m.cpu_split_per_million().is_none());
-        let v = json::parse(r#"{"window_s":5.0,"server_cpu_s":null}"#).unwrap();
-        assert!(Measure::from_json(&v).is_err());
+        assert!(m.samples.is_empty());
+        // No pid, no server CPU; a missing figure is an error.
+        let m = measure(
+            r#"{"window_s":5.0,"messages":5,"msgs_per_sec":1,"server_cpu_s":null,
+               "loadgen_cpu_s":3.0,"p50_us":0,"p99_us":0,"p999_us":0,"samples":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.server_cpu(), None);
+        assert!(measure(r#"{"window_s":5.0,"server_cpu_s":null}"#).is_err());
+    }
+
+    #[test]
+    fn memory_from_loadgen_json() {
+        let m: Memory = serde_json::from_str(
+            r#"{"mode":"idle","connections":10000,"rss_before_kib":2048,
+               "rss_after_kib":12288,"bytes_per_connection":1048.6,"connect_s":1.5}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            Memory {
+                connections: 10_000,
+                before_kib: 2048.0,
+                after_kib: 12_288.0,
+                bytes_per_connection: 1048.6,
+                connect_s: 1.5,
+            }
+        );
     }
 
     #[test]

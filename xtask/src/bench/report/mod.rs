@@ -9,15 +9,20 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
+
 use super::{Case, MIN_SERVER_CPU, Measure, Memory, OURS, Outcome, RunResult, Server};
-use crate::json;
+
+mod json;
 
 /// What the numbers were measured on.
+#[derive(Serialize)]
 pub(crate) struct Machine {
     pub(crate) cpus: usize,
     pub(crate) model: String,
     pub(crate) kernel: String,
-    /// UTC, ISO 8601.
+    /// UTC, ISO 8601 (beside the machine in `results.json`).
+    #[serde(skip)]
     pub(crate) date: String,
 }
 
@@ -346,7 +351,7 @@ impl Report<'_> {
             ("report.md", md.clone()),
             ("readme-table.md", self.readme_table(&summaries)),
             ("chart.svg", self.svg(&summaries)),
-            ("results.json", self.json(&summaries)),
+            ("results.json", json::render(self, &summaries)),
             ("results.csv", self.csv()),
             ("memory.csv", self.memory_csv()),
         ];
@@ -717,130 +722,6 @@ impl Report<'_> {
         svg
     }
 
-    fn json(&self, summaries: &[Summary]) -> String {
-        let q = |s: &str| json::quote(s);
-        let num = |v: f64| {
-            if v.is_finite() {
-                format!("{v:.3}")
-            } else {
-                "null".to_owned()
-            }
-        };
-        let opt = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), num);
-        let mut out = format!(
-            "{{\n  \"date\": {},\n  \"machine\": {{\"cpus\": {}, \"model\": {}, \"kernel\": {}}},\n  \
-             \"settings\": {},\n  \"quick\": {},\n  \"versions\": {{{}}},\n  \"runs\": [\n",
-            q(&self.machine.date),
-            self.machine.cpus,
-            q(&self.machine.model),
-            q(&self.machine.kernel),
-            q(self.settings),
-            self.quick,
-            self.versions
-                .iter()
-                .map(|(n, v)| format!("{}: {}", q(n), q(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let runs: Vec<String> = self
-            .runs
-            .iter()
-            .map(|r| {
-                let head = format!(
-                    "{{\"case\": {}, \"server\": {}, \"round\": {}",
-                    q(r.case.name),
-                    q(r.server.name),
-                    r.round + 1
-                );
-                match &r.outcome {
-                    Outcome::Done(m) => format!(
-                        "{head}, \"status\": \"ok\", \"msgs_per_sec\": {}, \"messages\": {}, \
-                         \"window_s\": {}, \"server_cpu_s\": {}, \"server_user_cpu_s\": {}, \
-                         \"server_sys_cpu_s\": {}, \"loadgen_cpu_s\": {}, \"p50_us\": {}, \
-                         \"p99_us\": {}, \"p999_us\": {}, \"samples\": [{}]}}",
-                        num(m.msgs_per_sec),
-                        num(m.messages),
-                        num(m.window_s),
-                        opt(m.server_cpu_s),
-                        opt(m.server_user_cpu_s),
-                        opt(m.server_sys_cpu_s),
-                        num(m.loadgen_cpu_s),
-                        num(m.p50_us),
-                        num(m.p99_us),
-                        num(m.p999_us),
-                        m.samples
-                            .iter()
-                            .map(|s| num(*s))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    Outcome::Skipped(why) => {
-                        format!("{head}, \"status\": \"skipped\", \"reason\": {}}}", q(why))
-                    }
-                    Outcome::Failed(why) => {
-                        format!("{head}, \"status\": \"failed\", \"reason\": {}}}", q(why))
-                    }
-                }
-            })
-            .collect();
-        out.push_str(&format!(
-            "    {}\n  ],\n  \"summary\": [\n",
-            runs.join(",\n    ")
-        ));
-        let sums: Vec<String> = summaries
-            .iter()
-            .map(|s| {
-                format!(
-                    "{{\"case\": {}, \"server\": {}, \"rounds\": {}, \"median\": {}, \"min\": {}, \
-                     \"max\": {}, \"ratio_to_ours\": {}, \"server_cpu_s_per_million\": {}, \
-                     \"server_user_cpu_s_per_million\": {}, \
-                     \"server_sys_cpu_s_per_million\": {}, \"server_cpu\": {}, \"loadgen_cpu\": {}, \"p50_us\": {}, \"p99_us\": {}, \
-                     \"p999_us\": {}, \"server_under_95\": {}, \"note\": {}}}",
-                    q(s.case.name),
-                    q(s.server.name),
-                    s.rounds,
-                    num(s.median),
-                    num(s.min),
-                    num(s.max),
-                    opt(s.ratio),
-                    opt(s.cpu_per_million),
-                    opt(s.user_cpu_per_million),
-                    opt(s.sys_cpu_per_million),
-                    opt(s.server_cpu),
-                    num(s.loadgen_cpu),
-                    num(s.p50_us),
-                    num(s.p99_us),
-                    num(s.p999_us),
-                    s.low_cpu,
-                    s.note.as_deref().map_or_else(|| "null".to_owned(), q)
-                )
-            })
-            .collect();
-        out.push_str(&format!(
-            "    {}\n  ],\n  \"memory\": [\n",
-            sums.join(",\n    ")
-        ));
-        let mem: Vec<String> = self
-            .memory
-            .iter()
-            .map(|(s, m)| match m {
-                Ok(m) => format!(
-                    "{{\"server\": {}, \"connections\": {}, \"rss_before_kib\": {}, \
-                     \"rss_after_kib\": {}, \"bytes_per_connection\": {}, \"connect_s\": {}}}",
-                    q(s.name),
-                    m.connections,
-                    num(m.before_kib),
-                    num(m.after_kib),
-                    num(m.bytes_per_connection),
-                    num(m.connect_s)
-                ),
-                Err(e) => format!("{{\"server\": {}, \"error\": {}}}", q(s.name), q(e)),
-            })
-            .collect();
-        out.push_str(&format!("    {}\n  ]\n}}\n", mem.join(",\n    ")));
-        out
-    }
-
     fn csv(&self) -> String {
         let mut out = String::from(
             "case,server,round,status,msgs_per_sec,messages,window_s,server_cpu_s,\
@@ -1049,23 +930,49 @@ mod tests {
         let svg = report.svg(&s);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         assert!(svg.contains("Test &lt;CPU&gt;") && svg.contains("0.55x"));
-        let parsed = json::parse(&report.json(&s)).unwrap();
-        assert!(parsed.get("runs").is_some() && parsed.get("memory").is_some());
-        let first = |key: &str| match parsed.get(key) {
-            Some(json::Value::Array(items)) => items[0].clone(),
-            other => panic!("{key}: {other:?}"),
-        };
-        let run = first("runs");
+        let text = json::render(&report, &s);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let run = &parsed["runs"][0];
+        assert_eq!(run["server_user_cpu_s"].as_f64(), Some(1.25));
+        assert_eq!(run["server_sys_cpu_s"].as_f64(), Some(3.75));
+        assert_eq!(parsed["runs"][7]["reason"], "boom\nmore");
         assert_eq!(
-            run.get("server_user_cpu_s").and_then(json::Value::as_f64),
-            Some(1.25)
+            parsed["memory"][0]["rss_after_kib"].as_f64(),
+            Some(12_288.0)
         );
-        assert_eq!(
-            run.get("server_sys_cpu_s").and_then(json::Value::as_f64),
-            Some(3.75)
+        // The layout: one line per member, run, summary and memory entry; three decimals.
+        assert!(
+            text.starts_with(
+                "{\n  \"date\": \"1970-01-01 00:00 UTC\",\n  \"machine\": {\"cpus\": 2, \
+                 \"model\": \"Test <CPU>\", \"kernel\": \"6.0\"},\n  \"settings\": \"test\",\n  \
+                 \"quick\": true,\n  \"versions\": {\"tokio\": \"1\"},\n  \"runs\": [\n    \
+                 {\"case\": \"512B-x100\", \"server\": \"sockudo\", \"round\": 1, \"status\": \"ok\", \
+                 \"msgs_per_sec\": 100000.000, \"messages\": 500000.000, \"window_s\": 5.000, \
+                 \"server_cpu_s\": 5.000, \"server_user_cpu_s\": 1.250, \"server_sys_cpu_s\": 3.750, \
+                 \"loadgen_cpu_s\": 3.000, \"p50_us\": 100.000, \"p99_us\": 200.000, \
+                 \"p999_us\": 300.000, \"samples\": [100000.000, 100000.000, 100000.000, \
+                 100000.000, 100000.000]},\n    {"
+            ),
+            "{text}"
         );
-        let sum = first("summary");
-        let per_m = |k: &str| sum.get(k).and_then(json::Value::as_f64).unwrap();
+        assert!(
+            text.contains(
+                "\n    {\"case\": \"1KiB-json-deflate-x100\", \"server\": \"tungstenite\", \
+                 \"round\": 1, \"status\": \"skipped\", \"reason\": \"no deflate\"},\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "\"p999_us\": null, \"server_under_95\": false, \"note\": \"skipped: no deflate\"}\n  \
+                 ],\n  \"memory\": [\n    {\"server\": \"sockudo\", \"connections\": 10000, \
+                 \"rss_before_kib\": 2048.000, \"rss_after_kib\": 12288.000, \
+                 \"bytes_per_connection\": 1048.600, \"connect_s\": 1.000}\n  ]\n}\n"
+            ),
+            "{text}"
+        );
+        let sum = &parsed["summary"][0];
+        let per_m = |k: &str| sum[k].as_f64().unwrap();
         assert!(
             (per_m("server_user_cpu_s_per_million") + per_m("server_sys_cpu_s_per_million")
                 - per_m("server_cpu_s_per_million"))
