@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use lexopt::Arg::{Long, Short};
+
 use crate::process::{ChildGuard, fmt_duration, tail};
-use crate::{Error, workspace_root};
+use crate::{Error, cli, workspace_root};
 
 /// Every target, with its dictionary (relative to `fuzz/`), if any.
 const TARGETS: &[(&str, Option<&str>)] = &[
@@ -42,16 +44,11 @@ fn parse(args: &[String]) -> Result<Options, Error> {
         targets: TARGETS.iter().map(|(t, _)| *t).collect(),
         seconds: 60,
     };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| Error::Usage(format!("{name} needs a value")))
-        };
-        match arg.as_str() {
-            "--target" | "--targets" => {
-                let list = value("--target")?;
+    let mut parser = cli::parser(args);
+    while let Some(arg) = cli::next(&mut parser)? {
+        match arg {
+            Long("target" | "targets") => {
+                let list = cli::value(&mut parser)?;
                 options.targets = list
                     .split(',')
                     .map(|t| {
@@ -63,16 +60,20 @@ fn parse(args: &[String]) -> Result<Options, Error> {
                     })
                     .collect::<Result<_, _>>()?;
             }
-            "--seconds" => {
-                options.seconds = value("--seconds")?
+            Long("seconds") => {
+                options.seconds = cli::value(&mut parser)?
                     .parse()
                     .map_err(|_| Error::Usage("--seconds takes a whole number".to_owned()))?;
             }
-            "-h" | "--help" => {
+            Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);
             }
-            other => return Err(Error::Usage(format!("unknown option '{other}'"))),
+            other => {
+                let typed = cli::typed(other);
+                let typed = cli::with_attached(&mut parser, typed);
+                return Err(Error::Usage(format!("unknown option '{typed}'")));
+            }
         }
     }
     Ok(options)
@@ -287,5 +288,16 @@ mod tests {
         assert_eq!(o.targets, vec!["utf8", "connection"]);
         assert_eq!(o.seconds, 5);
         assert!(parse(&["--target".into(), "nope".into()]).is_err());
+        let o = parse(&["--targets=inflate".into()]).unwrap();
+        assert_eq!(o.targets, vec!["inflate"]);
+        for bad in [
+            &["--seconds", "x"][..],
+            &["--seconds"],
+            &["--bogus"],
+            &["word"],
+        ] {
+            let args: Vec<String> = bad.iter().map(|s| (*s).to_owned()).collect();
+            assert!(matches!(parse(&args), Err(Error::Usage(_))), "{bad:?}");
+        }
     }
 }

@@ -2,10 +2,11 @@
 //!
 //! Run `cargo xtask help` (the alias lives in `.cargo/config.toml`). Each subcommand is a module
 //! with a `run(args) -> Result<ExitCode, Error>` function, dispatched from [`main`]. The crate
-//! has few, small dependencies (serde and serde_json) so that it builds in seconds.
+//! has few, small dependencies (serde, serde_json, lexopt) so that it builds in seconds.
 
 mod autobahn;
 mod bench;
+mod cli;
 mod fuzz;
 mod process;
 

@@ -19,8 +19,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::Error;
+use lexopt::Arg::{Long, Short};
+
 use crate::process::{self, ChildGuard, fmt_duration};
+use crate::{Error, cli};
 
 /// The agent name our peers report under.
 const AGENT: &str = "sockudo-ws";
@@ -68,41 +70,32 @@ impl Options {
             report_dir: None,
             timeout: Duration::from_secs(40 * 60),
         };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n, Some(v.to_owned())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next().cloned())
-                    .ok_or_else(|| Error::Usage(format!("{name} needs a value")))
-            };
-            match name {
-                "-h" | "--help" => return Ok(None),
-                "--server" => server = true,
-                "--client" => client = true,
-                "--both" => (server, client) = (true, true),
-                "--cases" => opts.cases = split_list(&value()?),
-                "--exclude" => opts.exclude = split_list(&value()?),
-                "--allow-unimplemented" => {
+        let mut parser = cli::parser(args);
+        while let Some(arg) = cli::next(&mut parser)? {
+            match arg {
+                Short('h') | Long("help") => return Ok(None),
+                Long("server") => server = true,
+                Long("client") => client = true,
+                Long("both") => (server, client) = (true, true),
+                Long("cases") => opts.cases = split_list(&cli::value(&mut parser)?),
+                Long("exclude") => opts.exclude = split_list(&cli::value(&mut parser)?),
+                Long("allow-unimplemented") => {
                     opts.allow_unimplemented =
-                        report::parse_sections(&value()?).map_err(Error::Usage)?;
+                        report::parse_sections(&cli::value(&mut parser)?).map_err(Error::Usage)?;
                 }
-                "--report-dir" => opts.report_dir = Some(PathBuf::from(value()?)),
-                "--timeout" => {
-                    let v = value()?;
+                Long("report-dir") => opts.report_dir = Some(cli::value(&mut parser)?.into()),
+                Long("timeout") => {
+                    let v = cli::value(&mut parser)?;
                     let minutes: u64 = v.parse().ok().filter(|m| *m > 0).ok_or_else(|| {
                         Error::Usage(format!("--timeout takes minutes, not '{v}'"))
                     })?;
                     opts.timeout = Duration::from_secs(minutes * 60);
                 }
-                _ => return Err(Error::Usage(format!("unknown autobahn option '{arg}'"))),
-            }
-            if inline.is_some() && matches!(name, "--server" | "--client" | "--both") {
-                return Err(Error::Usage(format!("{name} takes no value")));
+                other => {
+                    let typed = cli::typed(other);
+                    let typed = cli::with_attached(&mut parser, typed);
+                    return Err(Error::Usage(format!("unknown autobahn option '{typed}'")));
+                }
             }
         }
         if server || client {

@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use lexopt::Arg::{Long, Short};
+
 use crate::process::{self, ChildGuard, fmt_duration};
+use crate::{Error, cli};
 
 const USAGE: &str = "\
 cargo xtask bench: the end-to-end echo benchmark (sockudo-ws against its peers)
@@ -276,17 +278,11 @@ impl Options {
             update_readme: false,
         };
         let (mut rounds, mut seconds, mut warmup) = (None, None, None);
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n, Some(v.to_owned())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next().cloned())
-                    .ok_or_else(|| Error::Usage(format!("{name} needs a value")))
+        let mut parser = cli::parser(args);
+        while let Some(arg) = cli::next(&mut parser)? {
+            let name = match &arg {
+                Long(name) => format!("--{name}"),
+                _ => String::new(),
             };
             let number = |v: String| -> Result<f64, Error> {
                 v.parse::<f64>()
@@ -294,55 +290,54 @@ impl Options {
                     .filter(|x| x.is_finite() && *x >= 0.0)
                     .ok_or_else(|| Error::Usage(format!("{name} takes a number, not '{v}'")))
             };
-            let flag = matches!(
-                name,
-                "--quick"
-                    | "--no-build"
-                    | "--no-pin"
-                    | "--instructions"
-                    | "--update-readme"
-                    | "-h"
-                    | "--help"
-            );
-            if flag && inline.is_some() {
-                return Err(Error::Usage(format!("{name} takes no value")));
-            }
-            match name {
-                "-h" | "--help" => return Ok(None),
-                "--quick" => opts.quick = true,
-                "--no-build" => opts.build = false,
-                "--no-pin" => opts.pin = false,
-                "--instructions" => opts.instructions = true,
-                "--update-readme" => opts.update_readme = true,
-                "--cases" => opts.cases = pick(&value()?, CASES, |c| c.name, "cases")?,
-                "--servers" => {
-                    opts.servers = pick(&value()?, SERVERS, |s| s.name, "servers")?;
+            match arg {
+                Short('h') | Long("help") => {
+                    if parser.optional_value().is_some() {
+                        return Err(Error::Usage("--help takes no value".into()));
+                    }
+                    return Ok(None);
+                }
+                Long("quick") => opts.quick = true,
+                Long("no-build") => opts.build = false,
+                Long("no-pin") => opts.pin = false,
+                Long("instructions") => opts.instructions = true,
+                Long("update-readme") => opts.update_readme = true,
+                Long("cases") => {
+                    opts.cases = pick(&cli::value(&mut parser)?, CASES, |c| c.name, "cases")?;
+                }
+                Long("servers") => {
+                    let list = cli::value(&mut parser)?;
+                    opts.servers = pick(&list, SERVERS, |s| s.name, "servers")?;
                     opts.servers_given = true;
                 }
-                "--rounds" => {
-                    let r = number(value()?)?;
+                Long("rounds") => {
+                    let r = number(cli::value(&mut parser)?)?;
                     if r < 1.0 || r.fract() != 0.0 {
                         return Err(Error::Usage("--rounds takes a whole number >= 1".into()));
                     }
                     rounds = Some(r as usize);
                 }
-                "--seconds" => {
-                    let s = number(value()?)?;
+                Long("seconds") => {
+                    let s = number(cli::value(&mut parser)?)?;
                     if s < 0.5 {
                         return Err(Error::Usage("--seconds must be at least 0.5".into()));
                     }
                     seconds = Some(s);
                 }
-                "--warmup" => warmup = Some(number(value()?)?),
-                "--memory-connections" => {
-                    let n = number(value()?)?;
+                Long("warmup") => warmup = Some(number(cli::value(&mut parser)?)?),
+                Long("memory-connections") => {
+                    let n = number(cli::value(&mut parser)?)?;
                     if n.fract() != 0.0 {
                         return Err(Error::Usage("--memory-connections takes a count".into()));
                     }
                     opts.memory_connections = n as usize;
                 }
-                "--out" => opts.out = Some(PathBuf::from(value()?)),
-                _ => return Err(Error::Usage(format!("unknown bench option '{arg}'"))),
+                Long("out") => opts.out = Some(PathBuf::from(cli::value(&mut parser)?)),
+                other => {
+                    let typed = cli::typed(other);
+                    let typed = cli::with_attached(&mut parser, typed);
+                    return Err(Error::Usage(format!("unknown bench option '{typed}'")));
+                }
             }
         }
         if opts.quick {
