@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::{Case, MIN_SERVER_CPU, Measure, Memory, OURS, Outcome, RunResult, Server};
 
 mod json;
+pub(super) mod readme;
 
 /// What the numbers were measured on.
 #[derive(Serialize)]
@@ -783,7 +784,7 @@ impl Report<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CASES, SERVERS};
+    use super::super::catalog::{CASES, SERVERS};
     use super::*;
 
     /// A run of 5 s at `rate` with the server at `cpu` of a core, a quarter of it in user space.
