@@ -5,11 +5,17 @@
 //! peers come from the `sockudo-ws-autobahn` package (or `AUTOBAHN_SERVER_BIN` /
 //! `AUTOBAHN_CLIENT_BIN`). Specs, logs and results go to the report directory; the results are
 //! then judged by [`report`].
+//!
+//! The parts: [`options`] (the command line), [`cases`] (the suite's case ids and selection),
+//! [`peers`] (finding wstest, building the peers), this file (running each mode) and [`report`]
+//! (reading and judging `index.json`).
 
 mod cases;
+mod options;
+mod peers;
 mod report;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::env;
 use std::fs;
 use std::net::SocketAddr;
@@ -19,10 +25,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use lexopt::Arg::{Long, Short};
-
+use crate::Error;
 use crate::process::{self, ChildGuard, fmt_duration};
-use crate::{Error, cli};
+use options::Options;
+use peers::{build_peers, find_wstest, peer_binary};
 
 /// The agent name our peers report under.
 const AGENT: &str = "sockudo-ws";
@@ -44,79 +50,6 @@ const HEARTBEAT: Duration = Duration::from_secs(60);
 const CASE_STARTED: &str = "Running test case ID";
 /// How many log lines to show when a process fails.
 const TAIL_LINES: usize = 30;
-
-/// The command line of `cargo xtask autobahn`.
-#[derive(Debug, PartialEq)]
-struct Options {
-    server: bool,
-    client: bool,
-    cases: Vec<String>,
-    exclude: Vec<String>,
-    allow_unimplemented: BTreeSet<u32>,
-    report_dir: Option<PathBuf>,
-    timeout: Duration,
-}
-
-impl Options {
-    /// Parses the arguments after `autobahn`; `None` when help was asked for.
-    fn parse(args: &[String]) -> Result<Option<Options>, Error> {
-        let (mut server, mut client) = (false, false);
-        let mut opts = Options {
-            server: true,
-            client: true,
-            cases: vec!["*".to_owned()],
-            exclude: Vec::new(),
-            allow_unimplemented: BTreeSet::new(),
-            report_dir: None,
-            timeout: Duration::from_secs(40 * 60),
-        };
-        let mut parser = cli::parser(args);
-        while let Some(arg) = cli::next(&mut parser)? {
-            match arg {
-                Short('h') | Long("help") => return Ok(None),
-                Long("server") => server = true,
-                Long("client") => client = true,
-                Long("both") => (server, client) = (true, true),
-                Long("cases") => opts.cases = split_list(&cli::value(&mut parser)?),
-                Long("exclude") => opts.exclude = split_list(&cli::value(&mut parser)?),
-                Long("allow-unimplemented") => {
-                    opts.allow_unimplemented =
-                        report::parse_sections(&cli::value(&mut parser)?).map_err(Error::Usage)?;
-                }
-                Long("report-dir") => opts.report_dir = Some(cli::value(&mut parser)?.into()),
-                Long("timeout") => {
-                    let v = cli::value(&mut parser)?;
-                    let minutes: u64 = v.parse().ok().filter(|m| *m > 0).ok_or_else(|| {
-                        Error::Usage(format!("--timeout takes minutes, not '{v}'"))
-                    })?;
-                    opts.timeout = Duration::from_secs(minutes * 60);
-                }
-                other => {
-                    let typed = cli::typed(other);
-                    let typed = cli::with_attached(&mut parser, typed);
-                    return Err(Error::Usage(format!("unknown autobahn option '{typed}'")));
-                }
-            }
-        }
-        if server || client {
-            (opts.server, opts.client) = (server, client);
-        }
-        if opts.cases.is_empty() {
-            return Err(Error::Usage(
-                "--cases needs at least one pattern".to_owned(),
-            ));
-        }
-        Ok(Some(opts))
-    }
-}
-
-fn split_list(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
 
 /// What a mode needs to know.
 struct Run {
@@ -231,72 +164,6 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode, Error> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// `wstest` from `WSTEST` or PATH, or an error that tells how to get it.
-fn find_wstest(root: &Path) -> Result<PathBuf, Error> {
-    let from_env = env::var("WSTEST").ok().filter(|v| !v.is_empty());
-    let name = from_env.as_deref().unwrap_or("wstest");
-    if let Some(path) = process::find_program(name) {
-        return Ok(path);
-    }
-    let script = root.join("../shared/autobahn/install-wstest.sh");
-    let shown = match script.canonicalize() {
-        Ok(real) => format!(
-            "../shared/autobahn/install-wstest.sh   (that is {})",
-            real.display()
-        ),
-        Err(_) => {
-            "../shared/autobahn/install-wstest.sh   (not present beside this checkout)".to_owned()
-        }
-    };
-    let what = match &from_env {
-        Some(v) => format!("WSTEST={v} is not an executable program"),
-        None => "wstest (the Autobahn|Testsuite) is not on PATH".to_owned(),
-    };
-    Err(Error::Failed(format!(
-        "{what}.
-  On Debian 12 (this project's machines and CI), from the repository root:
-      sudo bash {shown}
-  Elsewhere, use the Docker image crossbario/autobahn-testsuite through a wrapper script named
-  by WSTEST that mounts the report directory at the same path (specs use absolute paths):
-      #!/bin/sh
-      exec docker run --rm --network host -v \"$PWD:$PWD\" -w \"$PWD\" crossbario/autobahn-testsuite wstest \"$@\"
-  or run a mode by hand with the spec that this task writes, e.g.:
-      docker run -it --rm --network host -v \"$PWD/autobahn/reports:/reports\" -w /reports \\
-          crossbario/autobahn-testsuite wstest -m fuzzingclient -s /reports/fuzzingclient.json"
-    )))
-}
-
-/// The peer program: `$env_var` if set (`true` = overridden), else the release build.
-fn peer_binary(root: &Path, env_var: &str, name: &str) -> (PathBuf, bool) {
-    if let Some(path) = env::var_os(env_var).filter(|v| !v.is_empty()) {
-        return (PathBuf::from(path), true);
-    }
-    // `cargo build` runs in the workspace root, so a relative target dir is relative to it.
-    let target =
-        env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
-    (target.join("release").join(name), false)
-}
-
-fn build_peers(root: &Path) -> Result<(), Error> {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let args = ["build", "--release", "-p", PEER_PACKAGE, "--bins"];
-    println!("=== cargo {} ===", args.join(" "));
-    let start = Instant::now();
-    let status = Command::new(&cargo)
-        .args(args)
-        .current_dir(root)
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", Path::new(&cargo).display()))?;
-    if !status.success() {
-        return Err(Error::Failed(format!(
-            "cargo {} failed ({status})",
-            args.join(" ")
-        )));
-    }
-    println!("built the peers in {}", fmt_duration(start.elapsed()));
-    Ok(())
 }
 
 impl Run {
@@ -582,66 +449,6 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Option<Options>, Error> {
         Options::parse(&args.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn defaults() {
-        let opts = parse(&[]).unwrap().unwrap();
-        assert!(opts.server && opts.client);
-        assert_eq!(opts.cases, ["*"]);
-        assert!(opts.exclude.is_empty());
-        assert!(opts.allow_unimplemented.is_empty());
-        assert_eq!(opts.report_dir, None);
-        assert_eq!(opts.timeout, Duration::from_secs(2400));
-    }
-
-    #[test]
-    fn options() {
-        let opts = parse(&[
-            "--server",
-            "--cases",
-            "1.*, 2.*,6.4.*",
-            "--exclude=2.1*",
-            "--allow-unimplemented=",
-            "--report-dir",
-            "/tmp/r",
-            "--timeout",
-            "5",
-        ])
-        .unwrap()
-        .unwrap();
-        assert!(opts.server && !opts.client);
-        assert_eq!(opts.cases, ["1.*", "2.*", "6.4.*"]);
-        assert_eq!(opts.exclude, ["2.1*"]);
-        assert!(opts.allow_unimplemented.is_empty());
-        assert_eq!(opts.report_dir, Some(PathBuf::from("/tmp/r")));
-        assert_eq!(opts.timeout, Duration::from_secs(300));
-
-        let opts = parse(&["--client", "--allow-unimplemented", ""])
-            .unwrap()
-            .unwrap();
-        assert!(!opts.server && opts.client);
-        assert!(opts.allow_unimplemented.is_empty());
-        let opts = parse(&["--allow-unimplemented", "12,13"]).unwrap().unwrap();
-        assert_eq!(opts.allow_unimplemented, BTreeSet::from([12, 13]));
-        let opts = parse(&["--server", "--client"]).unwrap().unwrap();
-        assert!(opts.server && opts.client);
-        assert!(parse(&["--help"]).unwrap().is_none());
-    }
-
-    #[test]
-    fn bad_options() {
-        for args in [
-            &["--cases"][..],
-            &["--cases", ""],
-            &["--frobnicate"],
-            &["--timeout", "0"],
-            &["--timeout", "x"],
-            &["--allow-unimplemented", "12,x"],
-            &["--server=yes"],
-        ] {
-            assert!(matches!(parse(args), Err(Error::Usage(_))), "{args:?}");
-        }
     }
 
     #[test]
