@@ -221,9 +221,27 @@ impl Connection {
     /// The receive buffer, with room for the next read reserved. Append received bytes to it
     /// (e.g. with `read_buf`), then call [`Connection::handle_read`].
     ///
-    /// It holds `read_buffer_size` bytes of free room at rest, grows to hold a large frame whole
-    /// (never beyond `max_frame_size`, a limit checked before any of the payload is buffered),
-    /// and shrinks back once that frame is consumed.
+    /// It holds `read_buffer_size` bytes of free room at rest. While a large frame arrives it
+    /// grows with the bytes received, doubling at most, up to what the frame still needs; so a
+    /// frame header announcing megabytes commits only what the peer actually sent (plus as much
+    /// again), never the announced length up front. It shrinks back once that frame is
+    /// consumed.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use ws_proto::{Config, Connection, Role};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::new(Role::Server, Config::default(), now);
+    /// // A masked binary frame announcing 15 MiB, and then only 3 bytes of it.
+    /// let mut wire = vec![0x82, 0x80 | 127];
+    /// wire.extend_from_slice(&(15u64 << 20).to_be_bytes());
+    /// wire.extend_from_slice(&[1, 2, 3, 4, 0xaa, 0xbb, 0xcc]);
+    /// server.feed(&wire, now);
+    /// assert_eq!(server.poll_message().unwrap(), None);
+    /// // The buffer for the next read is sized by what arrived, not by what was announced.
+    /// assert!(server.read_buf().capacity() <= 64 << 10);
+    /// ```
     #[inline]
     pub fn read_buf(&mut self) -> &mut BytesMut {
         // Between frames with room to spare (nearly every read): nothing to do.
@@ -239,16 +257,26 @@ impl Connection {
     fn reserve_read(&mut self) -> &mut BytesMut {
         self.rx_allocated = true;
         let rest = self.config.read_buffer_size;
-        // The rest of the frame in progress must fit in one read; otherwise half the resting
-        // size is room enough, so the buffer is not reserved (and its space reclaimed) on
-        // every read of a small message, but about once per `rest / 2` bytes.
+        // Payload bytes of the frame in progress that have not arrived yet.
         let remaining = match &self.frame {
             Some(f) => f.len - self.rx.len().min(f.len),
             None => 0,
         };
-        let need = remaining.max(rest / 2);
+        // A rest of the frame up to the resting size must fit in one read; otherwise half the
+        // resting size is room enough, so the buffer is not reserved (and its space reclaimed)
+        // on every read of a small message, but about once per `rest / 2` bytes.
+        let need = if remaining <= rest {
+            remaining.max(rest / 2)
+        } else {
+            rest / 2
+        };
         if self.rx.capacity() - self.rx.len() < need {
-            let want = remaining.max(rest);
+            // A larger frame grows the buffer by what it holds already (at least `rest`),
+            // capped by what the frame still needs: memory follows the bytes received, never
+            // the length the header announced, and the capacity about doubles per step, so a
+            // frame costs a logarithmic number of steps whose copies add up to less than its
+            // size.
+            let want = rest.max(remaining.min(self.rx.len()));
             // Reclaims the space of consumed frames when their `Bytes` are gone, or allocates.
             self.rx.reserve(want);
             if self.rx.is_empty() && self.rx.capacity() > 4 * want {
