@@ -397,7 +397,15 @@ async fn client_rejects_a_bad_upgrade_response() {
     within(TEST_TIMEOUT, async {
         type Mangle = fn(String) -> String;
         type Check = fn(&HandshakeError) -> bool;
-        let cases: [(Mangle, Check); 4] = [
+        let cases: [(Mangle, Check); 6] = [
+            (
+                |r| r.replace("HTTP/1.1 101", "HTTP/1.0 101"),
+                |e| matches!(e, HandshakeError::BadResponseVersion { major: 1, minor: 0 }),
+            ),
+            (
+                |r| r.replace("HTTP/1.1 101", "HTTP/2 101"),
+                |e| matches!(e, HandshakeError::BadResponseVersion { major: 2, minor: 0 }),
+            ),
             (
                 |r| r.replace("Sec-WebSocket-Accept: ", "Sec-WebSocket-Accept: x"),
                 |e| matches!(e, HandshakeError::BadAccept),
