@@ -68,6 +68,12 @@ pub enum State {
 /// their own `Bytes` segment and written with vectored I/O, without a copy.
 const CORK_COPY_MAX: usize = 1024;
 
+/// Room reserved for the rest of a frame ahead of its bytes, in `read_buffer_size`s: the rest
+/// of a smaller frame is reserved whole once its header is read; a larger frame's buffer grows
+/// with the bytes received (see [`Connection::read_buf`]). So a header announcing a large frame
+/// commits at most this much before its bytes arrive.
+const GROWTH_STEP_RESTS: usize = 4;
+
 /// A data frame whose header was read and whose payload is still arriving.
 #[derive(Debug, Clone, Copy)]
 struct FrameInProgress {
@@ -221,11 +227,12 @@ impl Connection {
     /// The receive buffer, with room for the next read reserved. Append received bytes to it
     /// (e.g. with `read_buf`), then call [`Connection::handle_read`].
     ///
-    /// It holds `read_buffer_size` bytes of free room at rest. While a large frame arrives it
-    /// grows with the bytes received, doubling at most, up to what the frame still needs; so a
-    /// frame header announcing megabytes commits only what the peer actually sent (plus as much
-    /// again), never the announced length up front. It shrinks back once that frame is
-    /// consumed.
+    /// It holds `read_buffer_size` bytes of free room at rest. Once a frame's header is read,
+    /// room for the rest of the frame is reserved up to four times `read_buffer_size`; a larger
+    /// frame's buffer grows with the bytes received, about doubling per step, up to what the
+    /// frame still needs. So a header announcing megabytes commits only about what the peer
+    /// actually sent, never the announced length up front. The buffer shrinks back once a large
+    /// frame is consumed.
     ///
     /// ```
     /// use std::time::Instant;
@@ -257,32 +264,46 @@ impl Connection {
     fn reserve_read(&mut self) -> &mut BytesMut {
         self.rx_allocated = true;
         let rest = self.config.read_buffer_size;
+        // Room reserved for a frame ahead of its bytes is bounded by this step: beyond it the
+        // buffer grows with the bytes that arrive.
+        let step = GROWTH_STEP_RESTS * rest;
         // Payload bytes of the frame in progress that have not arrived yet.
         let remaining = match &self.frame {
             Some(f) => f.len - self.rx.len().min(f.len),
             None => 0,
         };
-        // A rest of the frame up to the resting size must fit in one read; otherwise half the
-        // resting size is room enough, so the buffer is not reserved (and its space reclaimed)
-        // on every read of a small message, but about once per `rest / 2` bytes.
-        let need = if remaining <= rest {
-            remaining.max(rest / 2)
-        } else {
-            rest / 2
-        };
-        if self.rx.capacity() - self.rx.len() < need {
-            // A larger frame grows the buffer by what it holds already (at least `rest`),
-            // capped by what the frame still needs: memory follows the bytes received, never
-            // the length the header announced, and the capacity about doubles per step, so a
+        let room = self.rx.capacity() - self.rx.len();
+        let want = if remaining > step {
+            // A large frame takes room for its whole rest when the buffer holds that much
+            // already (the space of consumed frames, reclaimed without allocating, early while
+            // little of the frame has to move): a run of large frames reuses one buffer.
+            if room < remaining && self.rx.try_reclaim(remaining) {
+                return &mut self.rx;
+            }
+            if room >= rest / 2 {
+                return &mut self.rx;
+            }
+            // Otherwise the buffer grows by what it holds already (at least `step`), capped
+            // by what the frame still needs: memory follows the bytes received, never the
+            // length the header announced, and the capacity about doubles per step, so a
             // frame costs a logarithmic number of steps whose copies add up to less than its
             // size.
-            let want = rest.max(remaining.min(self.rx.len()));
-            // Reclaims the space of consumed frames when their `Bytes` are gone, or allocates.
-            self.rx.reserve(want);
-            if self.rx.is_empty() && self.rx.capacity() > 4 * want {
-                // A large frame has gone through: give the memory back.
-                self.rx = BytesMut::with_capacity(want);
+            remaining.min(step.max(self.rx.len()))
+        } else {
+            // The rest of a frame up to `step` must fit in one read; otherwise half the resting
+            // size is room enough, so the buffer is not reserved (and its space reclaimed) on
+            // every read of a small message, but about once per `rest / 2` bytes.
+            if room >= remaining.max(rest / 2) {
+                return &mut self.rx;
             }
+            remaining.max(rest)
+        };
+        // Reclaims the space of consumed frames when their `Bytes` are gone, or allocates.
+        self.rx.reserve(want);
+        if self.rx.is_empty() && self.rx.capacity() > 4 * want.max(remaining) {
+            // A large frame has gone through and the next one (if any) is much smaller: give
+            // the memory back.
+            self.rx = BytesMut::with_capacity(want);
         }
         &mut self.rx
     }
