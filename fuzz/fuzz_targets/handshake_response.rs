@@ -1,5 +1,6 @@
 //! The client side of the opening handshake: arbitrary response bytes are parsed and checked
-//! against a real request without panicking; success only with the right accept key.
+//! against a real request without panicking; success only with an HTTP/1.1 101 carrying the
+//! right accept key.
 #![no_main]
 
 use bytes::BytesMut;
@@ -20,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         && client.validate_response(&response, None).is_ok()
     {
         assert_eq!(response.status(), 101);
+        assert!(matches!(response.version(), (1, minor) if minor >= 1));
         assert_eq!(
             response.header("sec-websocket-accept"),
             Some(client.expected_accept())

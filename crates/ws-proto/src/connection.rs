@@ -68,6 +68,12 @@ pub enum State {
 /// their own `Bytes` segment and written with vectored I/O, without a copy.
 const CORK_COPY_MAX: usize = 1024;
 
+/// Room reserved for the rest of a frame ahead of its bytes, in `read_buffer_size`s: the rest
+/// of a smaller frame is reserved whole once its header is read; a larger frame's buffer grows
+/// with the bytes received (see [`Connection::read_buf`]). So a header announcing a large frame
+/// commits at most this much before its bytes arrive.
+const GROWTH_STEP_RESTS: usize = 4;
+
 /// A data frame whose header was read and whose payload is still arriving.
 #[derive(Debug, Clone, Copy)]
 struct FrameInProgress {
@@ -227,9 +233,28 @@ impl Connection {
     /// The receive buffer, with room for the next read reserved. Append received bytes to it
     /// (e.g. with `read_buf`), then call [`Connection::handle_read`].
     ///
-    /// It holds `read_buffer_size` bytes of free room at rest, grows to hold a large frame whole
-    /// (never beyond `max_frame_size`, a limit checked before any of the payload is buffered),
-    /// and shrinks back once that frame is consumed.
+    /// It holds `read_buffer_size` bytes of free room at rest. Once a frame's header is read,
+    /// room for the rest of the frame is reserved up to four times `read_buffer_size`; a larger
+    /// frame's buffer grows with the bytes received, about doubling per step, up to what the
+    /// frame still needs. So a header announcing megabytes commits only about what the peer
+    /// actually sent, never the announced length up front. The buffer shrinks back once a large
+    /// frame is consumed.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use ws_proto::{Config, Connection, Role};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::new(Role::Server, Config::default(), now);
+    /// // A masked binary frame announcing 15 MiB, and then only 3 bytes of it.
+    /// let mut wire = vec![0x82, 0x80 | 127];
+    /// wire.extend_from_slice(&(15u64 << 20).to_be_bytes());
+    /// wire.extend_from_slice(&[1, 2, 3, 4, 0xaa, 0xbb, 0xcc]);
+    /// server.feed(&wire, now);
+    /// assert_eq!(server.poll_message().unwrap(), None);
+    /// // The buffer for the next read is sized by what arrived, not by what was announced.
+    /// assert!(server.read_buf().capacity() <= 64 << 10);
+    /// ```
     #[inline]
     pub fn read_buf(&mut self) -> &mut BytesMut {
         // Between frames with room to spare (nearly every read): nothing to do.
@@ -245,22 +270,46 @@ impl Connection {
     fn reserve_read(&mut self) -> &mut BytesMut {
         self.rx_allocated = true;
         let rest = self.config.read_buffer_size;
-        // The rest of the frame in progress must fit in one read; otherwise half the resting
-        // size is room enough, so the buffer is not reserved (and its space reclaimed) on
-        // every read of a small message, but about once per `rest / 2` bytes.
+        // Room reserved for a frame ahead of its bytes is bounded by this step: beyond it the
+        // buffer grows with the bytes that arrive.
+        let step = GROWTH_STEP_RESTS * rest;
+        // Payload bytes of the frame in progress that have not arrived yet.
         let remaining = match &self.frame {
             Some(f) => f.len - self.rx.len().min(f.len),
             None => 0,
         };
-        let need = remaining.max(rest / 2);
-        if self.rx.capacity() - self.rx.len() < need {
-            let want = remaining.max(rest);
-            // Reclaims the space of consumed frames when their `Bytes` are gone, or allocates.
-            self.rx.reserve(want);
-            if self.rx.is_empty() && self.rx.capacity() > 4 * want {
-                // A large frame has gone through: give the memory back.
-                self.rx = BytesMut::with_capacity(want);
+        let room = self.rx.capacity() - self.rx.len();
+        let want = if remaining > step {
+            // A large frame takes room for its whole rest when the buffer holds that much
+            // already (the space of consumed frames, reclaimed without allocating, early while
+            // little of the frame has to move): a run of large frames reuses one buffer.
+            if room < remaining && self.rx.try_reclaim(remaining) {
+                return &mut self.rx;
             }
+            if room >= rest / 2 {
+                return &mut self.rx;
+            }
+            // Otherwise the buffer grows by what it holds already (at least `step`), capped
+            // by what the frame still needs: memory follows the bytes received, never the
+            // length the header announced, and the capacity about doubles per step, so a
+            // frame costs a logarithmic number of steps whose copies add up to less than its
+            // size.
+            remaining.min(step.max(self.rx.len()))
+        } else {
+            // The rest of a frame up to `step` must fit in one read; otherwise half the resting
+            // size is room enough, so the buffer is not reserved (and its space reclaimed) on
+            // every read of a small message, but about once per `rest / 2` bytes.
+            if room >= remaining.max(rest / 2) {
+                return &mut self.rx;
+            }
+            remaining.max(rest)
+        };
+        // Reclaims the space of consumed frames when their `Bytes` are gone, or allocates.
+        self.rx.reserve(want);
+        if self.rx.is_empty() && self.rx.capacity() > 4 * want.max(remaining) {
+            // A large frame has gone through and the next one (if any) is much smaller: give
+            // the memory back.
+            self.rx = BytesMut::with_capacity(want);
         }
         &mut self.rx
     }

@@ -559,20 +559,26 @@ fn a_quiet_connection_gives_its_buffers_back() {
 
 #[test]
 fn a_frame_that_fills_the_read_buffer_exactly_leaves_it_allocated() {
-    // A large frame's rest is read into room reserved for exactly that rest: once the message
-    // is taken the buffer may have no capacity left, yet the connection still holds it (a
-    // transport must not take that for a released buffer and read through a small one).
+    // A large frame's rest is read into room reserved for no more than that rest: once the
+    // message is taken the buffer may have no capacity left, yet the connection still holds it
+    // (a transport must not take that for a released buffer and read through a small one).
     let mut s = Scripted::new(Role::Server);
     let frame = RawFrame::binary(vec![5u8; 16 << 10])
         .masked_for(Role::Server)
         .bytes();
-    let (head, rest) = frame.split_at(8 + 100);
+    let mut rest: &[u8] = &frame;
     let mut messages = Vec::new();
-    for part in [head, rest] {
+    // Bounded: every read takes at least one byte.
+    for _ in 0..frame.len() {
+        if rest.is_empty() {
+            break;
+        }
         let buf = s.conn.read_buf();
-        assert!(buf.capacity() - buf.len() >= part.len());
-        buf.extend_from_slice(part);
-        s.conn.handle_read(part.len(), s.now);
+        let n = (buf.capacity() - buf.len()).min(rest.len());
+        assert!(n > 0, "read_buf offered no room");
+        buf.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        s.conn.handle_read(n, s.now);
         messages.extend(ok(s.drain()));
     }
     assert_eq!(messages, [Message::Binary(vec![5u8; 16 << 10].into())]);
@@ -773,6 +779,91 @@ fn read_buffer_starts_small_grows_for_a_large_frame_and_shrinks_back() {
     assert_eq!(ev.len(), 1);
     drop(ev);
     assert!(s.conn.read_buf().capacity() < 16 * 1024);
+}
+
+/// A masked binary frame header (client to server) announcing `len` bytes, with mask key
+/// zero so that the payload bytes go on the wire as they are.
+fn masked_header(len: u64) -> Vec<u8> {
+    let mut h = vec![0x82, 0x80 | 127];
+    h.extend_from_slice(&len.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0, 0]);
+    h
+}
+
+#[test]
+fn a_bare_large_frame_header_does_not_reserve_its_announced_length() {
+    // Regression (issue #11, defect 4): the read buffer used to reserve the whole announced
+    // payload when the header arrived, so peers announcing frames just under `max_frame_size`
+    // and then stalling made the server commit that much memory each.
+    const ANNOUNCED: usize = 15 << 20;
+    let config = Config::builder().max_frame_size(16 << 20).build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    let payload: Vec<u8> = (0..ANNOUNCED).map(|i| (i % 251) as u8).collect();
+    let mut wire = masked_header(ANNOUNCED as u64);
+    wire.extend_from_slice(&payload[..5]);
+    assert!(s.recv_bytes(&wire).is_empty());
+    let capacity = s.conn.read_buf().capacity();
+    println!("read buffer capacity after a bare 15 MiB header: {capacity} bytes");
+    assert!(capacity <= 64 << 10, "capacity {capacity}");
+    assert_eq!(s.conn.buffered_input(), 5);
+
+    // The rest arrives as a transport reads it, into the room `read_buf` offers: the buffer
+    // never holds much more than twice what arrived, grows in few steps (so the copies made
+    // while growing add up to less than the payload), and the message is whole and intact.
+    let mut received = 5;
+    let mut growths = 0;
+    let mut last_capacity = capacity;
+    let mut messages = Vec::new();
+    // Bounded: `read_buf` offers at least half the resting size (4 KiB) per read.
+    for _ in 0..ANNOUNCED / 4096 + 2 {
+        if received == ANNOUNCED {
+            break;
+        }
+        let buf = s.conn.read_buf();
+        let capacity = buf.capacity();
+        if capacity != last_capacity {
+            growths += 1;
+            last_capacity = capacity;
+        }
+        assert!(
+            capacity <= 2 * received + (64 << 10),
+            "capacity {capacity} with {received} bytes received"
+        );
+        let room = capacity - buf.len();
+        assert!(room >= 4096, "room {room}");
+        // Uneven reads, as a socket delivers them.
+        let n = room
+            .min(ANNOUNCED - received)
+            .min(100_000 + received % 7919);
+        buf.extend_from_slice(&payload[received..received + n]);
+        received += n;
+        s.conn.handle_read(n, s.now);
+        messages.extend(ok(s.drain()));
+    }
+    assert_eq!(received, ANNOUNCED);
+    println!("{growths} growth steps for 15 MiB");
+    assert!(growths <= 16, "{growths} growth steps for 15 MiB");
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0] == Message::Binary(payload.into()),
+        "payload differs"
+    );
+}
+
+#[test]
+fn small_frames_split_across_reads_still_fit_in_one_more_read() {
+    // Below the resting size, the rest of a frame still fits in the next read whole, as before.
+    let mut s = Scripted::new(Role::Server);
+    let frame = RawFrame::binary(vec![9u8; 6000])
+        .masked_for(Role::Server)
+        .bytes();
+    let (head, tail) = frame.split_at(3000);
+    assert!(s.recv_bytes(head).is_empty());
+    let buf = s.conn.read_buf();
+    assert!(buf.capacity() - buf.len() >= tail.len());
+    buf.extend_from_slice(tail);
+    s.conn.handle_read(tail.len(), s.now);
+    assert_eq!(ok(s.drain()), [Message::Binary(vec![9u8; 6000].into())]);
 }
 
 #[test]

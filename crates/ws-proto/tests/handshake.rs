@@ -547,6 +547,12 @@ fn validation_failures_and_statuses() {
             HandshakeError::UnsupportedHttpVersion,
             400,
         ),
+        (
+            "GET /chat HTTP/2",
+            &[],
+            HandshakeError::UnsupportedHttpVersion,
+            400,
+        ),
         (line, &[("Host", None)], HandshakeError::MissingHost, 400),
         (
             line,
@@ -1314,6 +1320,59 @@ fn client_rejects_bad_responses() {
         HandshakeError::BadAccept
     );
 
+    // Only an HTTP/1.1 server switches protocols: a 101 on another version's status line is
+    // refused, whatever its headers say (a later 1.x is read as 1.1, per RFC 9110).
+    let with_version = |version: &str| {
+        parse_response(
+            format!(
+                "{version} 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    };
+    for (version, major, minor) in [
+        ("HTTP/1.0", 1, 0),
+        ("HTTP/0.9", 0, 9),
+        ("HTTP/2.0", 2, 0),
+        ("HTTP/2", 2, 0),
+        ("HTTP/3", 3, 0),
+    ] {
+        let response = with_version(version);
+        assert_eq!(response.version(), (major, minor));
+        let err = plain.validate_response(&response, None).unwrap_err();
+        assert_eq!(
+            err,
+            HandshakeError::BadResponseVersion { major, minor },
+            "{version}"
+        );
+        assert!(err.is_peer_fault());
+        assert!(err.to_string().contains("HTTP/1.1"), "{err}");
+    }
+    plain
+        .validate_response(&with_version("HTTP/1.1"), None)
+        .unwrap();
+    plain
+        .validate_response(&with_version("HTTP/1.2"), None)
+        .unwrap();
+    // A refusal is reported as one, whatever the version.
+    let old_refusal = parse_response(b"HTTP/1.0 403 Forbidden\r\n\r\n").unwrap();
+    assert_eq!(
+        plain.validate_response(&old_refusal, None).unwrap_err(),
+        HandshakeError::BadStatus(403)
+    );
+    // Still not a version: malformed.
+    for line in ["HTTP/11 101", "HTTP/1.1.1 101", "HTTP/ 101", "HTTP/x 101"] {
+        assert!(
+            matches!(
+                parse_response(format!("{line}\r\n\r\n").as_bytes()),
+                Err(HandshakeError::Malformed(_))
+            ),
+            "{line}"
+        );
+    }
+
     // Subprotocols.
     let chosen = client
         .validate_response(&response_101("Sec-WebSocket-Protocol: superchat\r\n"), None)
@@ -1568,6 +1627,7 @@ fn error_type() {
     }
     for peer in [
         HandshakeError::BadStatus(404),
+        HandshakeError::BadResponseVersion { major: 1, minor: 0 },
         HandshakeError::BadAccept,
         HandshakeError::UnexpectedSubprotocol,
         HandshakeError::UnexpectedExtension,

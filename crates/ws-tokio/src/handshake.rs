@@ -113,6 +113,34 @@ where
 /// # drop(ws); Ok(()) }
 /// ```
 ///
+/// # Checking `Origin`
+///
+/// Browsers do not apply the same-origin policy to WebSockets: any page may open one to any
+/// server, with the user's cookies. A server that trusts cookies (or other ambient
+/// credentials) checks the `Origin` header the browser sends on every handshake, here, and
+/// refuses foreign pages (cross-site WebSocket hijacking). `Origin` says nothing about a client
+/// that is not a browser, which may send any value or none: it complements authentication and
+/// does not replace it. `examples/origin_check.rs` of the `sockudo-ws` crate is a whole server.
+///
+/// ```no_run
+/// use ws_tokio::{Accept, Config, Reject, accept_with};
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_proto::Error> {
+/// let ws = accept_with(tcp, Config::default(), |req| {
+///     let mut origins = req.header_all("origin");
+///     match (origins.next(), origins.next()) {
+///         // Not sent by a browser page.
+///         (None, _) => Ok(Accept::default()),
+///         (Some(origin), None) if origin.eq_ignore_ascii_case("https://app.example.com") => {
+///             Ok(Accept::default())
+///         }
+///         // A foreign page, or several `Origin` headers.
+///         _ => Err(Reject::new(403, "origin not allowed")),
+///     }
+/// })
+/// .await?;
+/// # drop(ws); Ok(()) }
+/// ```
+///
 /// Cancel safety: as [`accept`].
 pub async fn accept_with<S, F>(
     mut stream: S,

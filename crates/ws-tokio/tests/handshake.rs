@@ -1,5 +1,5 @@
-//! The HTTP/1.1 opening handshake over TCP: refusals seen raw and through `connect`,
-//! subprotocol selection seen by the client, the handshake timeout against a slow-loris client,
+//! The HTTP/1.1 opening handshake over TCP: refusals seen raw and through `connect`, an
+//! `Origin` policy in the `accept_with` callback, subprotocol selection seen by the client, the handshake timeout against a slow-loris client,
 //! header limits (431), malformed requests, and a client facing a bad server.
 
 mod common;
@@ -82,6 +82,123 @@ async fn refusal_403_seen_by_connect() {
         );
         assert_eq!(err.fault(), Fault::Peer, "the server refused: its doing");
         assert!(matches!(server.await.unwrap(), Error::Refused(403)));
+    })
+    .await;
+}
+
+/// The origin whose pages may connect in [`origin_policy`].
+const ALLOWED_ORIGIN: &str = "https://app.example.com";
+
+/// The `Origin` policy of the `origin_check` example (sockudo-ws): browsers do not apply the
+/// same-origin policy to WebSockets, so the callback refuses a foreign `Origin` (or several)
+/// with 403; a request without one is not from a browser page and passes.
+fn origin_policy(req: &ws_proto::handshake::Request) -> Result<Accept, Reject> {
+    let mut origins = req.header_all("origin");
+    match (origins.next(), origins.next()) {
+        (None, _) => Ok(Accept::default()),
+        (Some(origin), None) if origin.eq_ignore_ascii_case(ALLOWED_ORIGIN) => {
+            Ok(Accept::default())
+        }
+        _ => Err(Reject::new(403, "origin not allowed")),
+    }
+}
+
+#[tokio::test]
+async fn foreign_origin_gets_403_and_allowed_origin_gets_101() {
+    within(TEST_TIMEOUT, async {
+        const CONNECTIONS: usize = 5;
+        let (listener, addr) = listener().await;
+        // One connection after the other; each one's outcome: the messages echoed, or the
+        // handshake's error.
+        let server = tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for _ in 0..CONNECTIONS {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let outcome =
+                    match ws_tokio::accept_with(tcp, Config::default(), origin_policy).await {
+                        Ok(mut ws) => {
+                            // Echo until the stream ends (or the raw peer goes away).
+                            let mut echoed = 0;
+                            while let Some(Ok(message)) = ws.recv().await {
+                                if message.is_text() && ws.send(message).await.is_ok() {
+                                    echoed += 1;
+                                }
+                            }
+                            Ok(echoed)
+                        }
+                        Err(e) => Err(e),
+                    };
+                outcomes.push(outcome);
+            }
+            outcomes
+        });
+
+        // A page of another origin, seen raw: 403 and no WebSocket.
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(upgrade_request(addr, "/", "Origin: https://evil.example\r\n").as_bytes())
+            .await
+            .unwrap();
+        let response = read_to_end(&mut tcp).await;
+        assert!(response.starts_with("HTTP/1.1 403 "), "{response}");
+        assert!(response.ends_with("origin not allowed\n"), "{response}");
+        assert!(!response.contains("Sec-WebSocket-Accept"), "{response}");
+
+        // The same through the client: the refusal is the server's 403.
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let foreign = ClientOptions {
+            origin: Some("https://evil.example"),
+            ..Default::default()
+        };
+        let err = ws_tokio::client_with(tcp, &url(addr, "/"), Config::default(), &foreign)
+            .await
+            .expect_err("foreign origin refused");
+        assert!(
+            matches!(err, Error::Handshake(HandshakeError::BadStatus(403))),
+            "{err:?}"
+        );
+
+        // An allowed origin next to a foreign one is still refused.
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let both = format!("Origin: {ALLOWED_ORIGIN}\r\nOrigin: https://evil.example\r\n");
+        tcp.write_all(upgrade_request(addr, "/", &both).as_bytes())
+            .await
+            .unwrap();
+        let response = read_to_end(&mut tcp).await;
+        assert!(response.starts_with("HTTP/1.1 403 "), "{response}");
+
+        // The allowed origin (in any letter case) gets its 101 and a working WebSocket.
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (mut peer, head) =
+            RawPeer::handshake_client(tcp, addr, "/", "Origin: HTTPS://App.Example.com\r\n").await;
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        peer.send(true, common::OP_TEXT, b"from our page").await;
+        let echoed = peer.expect_frame().await;
+        assert_eq!(
+            (echoed.opcode, echoed.payload.as_slice()),
+            (common::OP_TEXT, &b"from our page"[..])
+        );
+        drop(peer);
+
+        // No `Origin` at all: not a browser page, accepted by this policy.
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut ws = ws_tokio::client_with(
+            tcp,
+            &url(addr, "/"),
+            Config::default(),
+            &ClientOptions::default(),
+        )
+        .await
+        .expect("no Origin is accepted");
+        ws.close(1000u16, "").await.unwrap();
+        while ws.recv().await.is_some() {}
+
+        let outcomes = server.await.unwrap();
+        assert_eq!(outcomes.len(), CONNECTIONS);
+        for outcome in &outcomes[..3] {
+            assert!(matches!(outcome, Err(Error::Refused(403))), "{outcome:?}");
+        }
+        assert!(matches!(outcomes[3], Ok(1)), "{:?}", outcomes[3]);
+        assert!(matches!(outcomes[4], Ok(0)), "{:?}", outcomes[4]);
     })
     .await;
 }
@@ -397,7 +514,15 @@ async fn client_rejects_a_bad_upgrade_response() {
     within(TEST_TIMEOUT, async {
         type Mangle = fn(String) -> String;
         type Check = fn(&HandshakeError) -> bool;
-        let cases: [(Mangle, Check); 4] = [
+        let cases: [(Mangle, Check); 6] = [
+            (
+                |r| r.replace("HTTP/1.1 101", "HTTP/1.0 101"),
+                |e| matches!(e, HandshakeError::BadResponseVersion { major: 1, minor: 0 }),
+            ),
+            (
+                |r| r.replace("HTTP/1.1 101", "HTTP/2 101"),
+                |e| matches!(e, HandshakeError::BadResponseVersion { major: 2, minor: 0 }),
+            ),
             (
                 |r| r.replace("Sec-WebSocket-Accept: ", "Sec-WebSocket-Accept: x"),
                 |e| matches!(e, HandshakeError::BadAccept),

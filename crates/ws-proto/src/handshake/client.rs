@@ -223,18 +223,45 @@ impl ClientHandshake {
 
     /// Checks the server's response, in this order:
     ///
-    /// 1. status 101 ([`HandshakeError::BadStatus`] with the status otherwise);
-    /// 2. `Upgrade` lists `websocket` ([`HandshakeError::MissingUpgrade`]);
-    /// 3. `Connection` lists `upgrade` ([`HandshakeError::MissingConnectionUpgrade`]);
-    /// 4. exactly one `Sec-WebSocket-Accept`, matching the key ([`HandshakeError::BadAccept`]);
-    /// 5. `Sec-WebSocket-Protocol`: absent (or empty), or exactly one of the offered names
+    /// 1. status 101 ([`HandshakeError::BadStatus`] with the status otherwise, whatever the
+    ///    HTTP version, so that a refusal is reported as such);
+    /// 2. an HTTP/1.1 status line ([`HandshakeError::BadResponseVersion`] otherwise, e.g. for
+    ///    `HTTP/1.0 101` or `HTTP/2 101`). A later HTTP/1.x is taken as 1.1, as RFC 9110
+    ///    section 2.5 asks of a recipient and as the server side does with requests;
+    /// 3. `Upgrade` lists `websocket` ([`HandshakeError::MissingUpgrade`]);
+    /// 4. `Connection` lists `upgrade` ([`HandshakeError::MissingConnectionUpgrade`]);
+    /// 5. exactly one `Sec-WebSocket-Accept`, matching the key ([`HandshakeError::BadAccept`]);
+    /// 6. `Sec-WebSocket-Protocol`: absent (or empty), or exactly one of the offered names
     ///    ([`HandshakeError::UnexpectedSubprotocol`]);
-    /// 6. `Sec-WebSocket-Extensions`: every element names an offered extension
+    /// 7. `Sec-WebSocket-Extensions`: every element names an offered extension
     ///    ([`HandshakeError::UnexpectedExtension`]; unparsable:
     ///    [`HandshakeError::Malformed`]). When an extension was offered, `negotiator` (the one
     ///    from [`ClientOptions`]) gets the elements through
     ///    [`client_accept`](ExtensionNegotiator::client_accept) (an empty slice when the
     ///    server declined); its errors fail the handshake as [`HandshakeError::Extension`].
+    ///
+    /// ```
+    /// use ws_proto::BytesMut;
+    /// use ws_proto::handshake::{
+    ///     ClientOptions, HandshakeError, ResponseParser, client_request_with_key,
+    /// };
+    ///
+    /// let nonce = *b"the sample nonce";
+    /// let (client, _) = client_request_with_key("h", "/", &ClientOptions::default(), nonce)?;
+    /// let head = |version: &str| {
+    ///     let mut buf = BytesMut::from(format!(
+    ///         "{version} 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+    ///          Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+    ///     ).as_bytes());
+    ///     ResponseParser::default().parse(&mut buf).map(|r| r.expect("a complete head"))
+    /// };
+    /// assert!(client.validate_response(&head("HTTP/1.1")?, None).is_ok());
+    /// assert_eq!(
+    ///     client.validate_response(&head("HTTP/1.0")?, None).unwrap_err(),
+    ///     HandshakeError::BadResponseVersion { major: 1, minor: 0 },
+    /// );
+    /// # Ok::<(), HandshakeError>(())
+    /// ```
     pub fn validate_response(
         &self,
         resp: &Response,
@@ -242,6 +269,10 @@ impl ClientHandshake {
     ) -> Result<ClientAccepted, HandshakeError> {
         if resp.status() != 101 {
             return Err(HandshakeError::BadStatus(resp.status()));
+        }
+        match resp.version() {
+            (1, minor) if minor >= 1 => {}
+            (major, minor) => return Err(HandshakeError::BadResponseVersion { major, minor }),
         }
         if !resp.has_token("upgrade", "websocket") {
             return Err(HandshakeError::MissingUpgrade);

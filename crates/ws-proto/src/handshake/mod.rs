@@ -138,6 +138,14 @@ pub enum HandshakeError {
     UnsupportedVersion,
     /// Client: the server answered with this status instead of 101.
     BadStatus(u16),
+    /// Client: the server answered 101 on a status line of another HTTP version than 1.1
+    /// (`HTTP/1.0 101`, `HTTP/2 101`, ...): only an HTTP/1.1 server can switch protocols.
+    BadResponseVersion {
+        /// The major version of the response, e.g. 1 for `HTTP/1.0`, 2 for `HTTP/2`.
+        major: u8,
+        /// The minor version of the response (0 when the status line has none).
+        minor: u8,
+    },
     /// Client: `Sec-WebSocket-Accept` is missing, repeated or wrong.
     BadAccept,
     /// Client: the server chose a subprotocol that was not offered, or more than one.
@@ -211,6 +219,10 @@ impl fmt::Display for HandshakeError {
             HandshakeError::BadStatus(status) => {
                 write!(f, "the server answered with status {status} instead of 101")
             }
+            HandshakeError::BadResponseVersion { major, minor } => write!(
+                f,
+                "the server answered 101 over HTTP/{major}.{minor} instead of HTTP/1.1"
+            ),
             HandshakeError::BadAccept => f.write_str("missing or wrong Sec-WebSocket-Accept"),
             HandshakeError::UnexpectedSubprotocol => {
                 f.write_str("the server selected a subprotocol that was not offered")

@@ -221,7 +221,9 @@ fn parse_header_line(line: &str, offset: usize) -> Result<Span, HandshakeError> 
     })
 }
 
-/// `HTTP/d.d` -> (major, minor).
+/// `HTTP/d.d` -> (major, minor); `HTTP/d` -> (major, 0), the minor version that RFC 9110
+/// section 2.5 implies for a major version without minor ones (`HTTP/2`, `HTTP/3`), so that
+/// such a start line is refused by the version check rather than as malformed.
 fn parse_version(s: &str) -> Option<(u8, u8)> {
     match s.as_bytes() {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
@@ -229,6 +231,7 @@ fn parse_version(s: &str) -> Option<(u8, u8)> {
         {
             Some((major - b'0', minor - b'0'))
         }
+        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() => Some((major - b'0', 0)),
         _ => None,
     }
 }
