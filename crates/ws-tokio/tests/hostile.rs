@@ -7,7 +7,8 @@
 //!
 //! The protocol cases are one table run against ONE shared server. The handshake cases
 //! (slow-loris, oversized head), a peer vanishing mid-frame, a peer that never answers our
-//! close, a flooder that never reads, a compression bomb and 10,000 concurrent connections (fd and RSS leak check) have
+//! close, a flooder that never reads, a compression bomb and 10,000 concurrent connections (fd
+//! and RSS leak check, with the `external-tests` feature: it needs ~20,000 descriptors) have
 //! their own tests.
 
 mod common;
@@ -868,180 +869,185 @@ async fn small_hand_made_deflate_is_accepted() {
 // 10,000 connections: no fd or memory leak
 // ---------------------------------------------------------------------------------------------
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .count()
-}
+/// Needs about 20,000 file descriptors (`ulimit -n`), so it is compiled only with the
+/// `external-tests` feature (scripts/test.sh raises the limit and turns it on).
+#[cfg(feature = "external-tests")]
+mod ten_thousand {
+    use super::*;
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
-fn fd_limit() -> usize {
-    let out = std::process::Command::new("sh")
-        .args(["-c", "ulimit -n"])
-        .output()
-        .expect("sh -c 'ulimit -n'");
-    let text = String::from_utf8_lossy(&out.stdout);
-    match text.trim() {
-        "unlimited" => usize::MAX,
-        n => n.parse().expect("ulimit -n output"),
+    fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .count()
     }
-}
 
-/// Opens `n` connections in batches of 200, each echoing one message; returns them open.
-async fn open_many(addr: SocketAddr, n: usize) -> Vec<ws_tokio::WebSocketStream<TcpStream>> {
-    let mut all = Vec::with_capacity(n);
-    let mut start = 0;
-    while start < n {
-        let batch = (n - start).min(200);
-        let mut set = JoinSet::new();
-        for i in start..start + batch {
-            let url = url(addr, "/");
-            set.spawn(async move {
-                let mut ws = ws_tokio::connect(&url, Config::default())
-                    .await
-                    .unwrap_or_else(|e| panic!("connection {i}: {e}"));
-                let text = format!("hello {i}");
-                ws.send_text(text.clone()).await.unwrap();
-                let echo = ws.recv().await.expect("echo").unwrap();
-                assert_eq!(echo, Message::text(text));
-                ws
-            });
-        }
-        while let Some(ws) = set.join_next().await {
-            all.push(ws.unwrap());
-        }
-        start += batch;
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
     }
-    all
-}
 
-/// Closes every connection (close handshake, stream to its end), 200 at a time.
-async fn close_all(mut all: Vec<ws_tokio::WebSocketStream<TcpStream>>) {
-    while !all.is_empty() {
-        let batch: Vec<_> = all.drain(..all.len().min(200)).collect();
-        let mut set = JoinSet::new();
-        for mut ws in batch {
-            set.spawn(async move {
-                ws.close(CloseCode::NORMAL, "").await.unwrap();
-                while let Some(item) = ws.recv().await {
-                    item.unwrap();
-                }
-            });
-        }
-        while let Some(done) = set.join_next().await {
-            done.unwrap();
+    fn fd_limit() -> usize {
+        let out = std::process::Command::new("sh")
+            .args(["-c", "ulimit -n"])
+            .output()
+            .expect("sh -c 'ulimit -n'");
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.trim() {
+            "unlimited" => usize::MAX,
+            n => n.parse().expect("ulimit -n output"),
         }
     }
-}
 
-/// Waits (at most 10 s) until no connection task is alive and the fd count is back to
-/// `baseline`; returns the fd count seen last.
-async fn settle(live: &Live, baseline: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let fds = open_fds();
-        if (live.load(Ordering::SeqCst) == 0 && fds <= baseline) || Instant::now() > deadline {
-            return fds;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_connections_no_leak() {
-    within(Duration::from_secs(60), async {
-        let started = Instant::now();
-        let limit = fd_limit();
-        // Two descriptors per connection in this process (client and server ends).
-        let n = 10_000.min(limit.saturating_sub(200) / 2);
-        if n < 10_000 {
-            println!(
-                "RLIMIT_NOFILE is {limit}: scaling down to {n} connections \
-                 (raise it with `ulimit -n 25000` for the full 10,000)"
-            );
-        }
-        assert!(
-            n >= 1000,
-            "RLIMIT_NOFILE is {limit}, too low for 1,000 connections: raise it with \
-             `ulimit -n 25000` (or at least 2200) before running this test"
-        );
-
-        // A deep accept queue: tokio's default backlog (1024) overflows under 2 busy cores,
-        // and each dropped SYN costs a 1 s retransmit.
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = socket.listen(4096).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let live = spawn_server(listener, server_config(), None);
-
-        // Warm-up at full size until the heap stops growing: the runtime, the allocator and
-        // the server reach their resting state. glibc keeps most of the first round's peak
-        // (~150 MiB for 9,900 connections) and, as tasks free memory on other threads than
-        // the one that allocated it, its arenas keep growing for a few rounds by a shrinking
-        // amount (measured: +54, +19, +10, +3.5, +1.8 MiB). A leak would grow by the same
-        // amount every round instead.
-        let mut warm_up = Vec::new();
-        let mut previous = 0u64;
-        for _ in 0..8 {
-            close_all(open_many(addr, n).await).await;
-            settle(&live, usize::MAX).await;
-            let rss = rss_kib();
-            warm_up.push(rss / 1024);
-            if rss < previous + 5 * 1024 {
-                break;
+    /// Opens `n` connections in batches of 200, each echoing one message; returns them open.
+    async fn open_many(addr: SocketAddr, n: usize) -> Vec<ws_tokio::WebSocketStream<TcpStream>> {
+        let mut all = Vec::with_capacity(n);
+        let mut start = 0;
+        while start < n {
+            let batch = (n - start).min(200);
+            let mut set = JoinSet::new();
+            for i in start..start + batch {
+                let url = url(addr, "/");
+                set.spawn(async move {
+                    let mut ws = ws_tokio::connect(&url, Config::default())
+                        .await
+                        .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+                    let text = format!("hello {i}");
+                    ws.send_text(text.clone()).await.unwrap();
+                    let echo = ws.recv().await.expect("echo").unwrap();
+                    assert_eq!(echo, Message::text(text));
+                    ws
+                });
             }
-            previous = rss;
+            while let Some(ws) = set.join_next().await {
+                all.push(ws.unwrap());
+            }
+            start += batch;
         }
-        println!("warm-up rounds, RSS after each (MiB): {warm_up:?}");
-        assert_eq!(live.load(Ordering::SeqCst), 0, "warm-up did not settle");
-        let fd_baseline = open_fds();
-        let rss_baseline = rss_kib();
+        all
+    }
 
-        let t = Instant::now();
-        let all = open_many(addr, n).await;
-        println!("opened in {:?}", t.elapsed());
-        let fd_peak = open_fds();
-        let rss_peak = rss_kib();
-        assert_eq!(all.len(), n);
-        assert!(
-            fd_peak >= fd_baseline + 2 * n,
-            "{n} connections but only {fd_peak} fds (baseline {fd_baseline})"
-        );
-        let t = Instant::now();
-        close_all(all).await;
-        println!("closed in {:?}", t.elapsed());
+    /// Closes every connection (close handshake, stream to its end), 200 at a time.
+    async fn close_all(mut all: Vec<ws_tokio::WebSocketStream<TcpStream>>) {
+        while !all.is_empty() {
+            let batch: Vec<_> = all.drain(..all.len().min(200)).collect();
+            let mut set = JoinSet::new();
+            for mut ws in batch {
+                set.spawn(async move {
+                    ws.close(CloseCode::NORMAL, "").await.unwrap();
+                    while let Some(item) = ws.recv().await {
+                        item.unwrap();
+                    }
+                });
+            }
+            while let Some(done) = set.join_next().await {
+                done.unwrap();
+            }
+        }
+    }
 
-        let fd_after = settle(&live, fd_baseline).await;
-        let rss_after = rss_kib();
-        println!(
-            "{n} connections: fds {fd_baseline} -> {fd_peak} -> {fd_after}; \
-             RSS {} -> {} -> {} MiB; {:?}",
-            rss_baseline / 1024,
-            rss_peak / 1024,
-            rss_after / 1024,
-            started.elapsed()
-        );
-        assert_eq!(
-            live.load(Ordering::SeqCst),
-            0,
-            "connection tasks still alive"
-        );
-        assert!(
-            fd_after <= fd_baseline,
-            "fd leak: {fd_baseline} before, {fd_after} after"
-        );
-        assert!(
-            rss_after <= rss_baseline + 20 * 1024,
-            "RSS grew from {rss_baseline} KiB to {rss_after} KiB"
-        );
-    })
-    .await;
+    /// Waits (at most 10 s) until no connection task is alive and the fd count is back to
+    /// `baseline`; returns the fd count seen last.
+    async fn settle(live: &Live, baseline: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let fds = open_fds();
+            if (live.load(Ordering::SeqCst) == 0 && fds <= baseline) || Instant::now() > deadline {
+                return fds;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ten_thousand_connections_no_leak() {
+        within(Duration::from_secs(60), async {
+            let started = Instant::now();
+            let limit = fd_limit();
+            // Two descriptors per connection in this process (client and server ends).
+            // 10,000, or a few less where the limit is 20,000 (as on our CI machines): a
+            // limit that cannot hold 9,000 fails here rather than testing less.
+            let n = 10_000.min(limit.saturating_sub(200) / 2);
+            println!("RLIMIT_NOFILE is {limit}: {n} connections");
+            assert!(
+                n >= 9_000,
+                "RLIMIT_NOFILE is {limit}, too low for 9,000 connections: raise it with \
+                 `ulimit -n 25000` before running this test (scripts/test.sh raises it to \
+                 the hard limit)"
+            );
+
+            // A deep accept queue: tokio's default backlog (1024) overflows under 2 busy cores,
+            // and each dropped SYN costs a 1 s retransmit.
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let listener = socket.listen(4096).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let live = spawn_server(listener, server_config(), None);
+
+            // Warm-up at full size until the heap stops growing: the runtime, the allocator and
+            // the server reach their resting state. glibc keeps most of the first round's peak
+            // (~150 MiB for 9,900 connections) and, as tasks free memory on other threads than
+            // the one that allocated it, its arenas keep growing for a few rounds by a shrinking
+            // amount (measured: +54, +19, +10, +3.5, +1.8 MiB). A leak would grow by the same
+            // amount every round instead.
+            let mut warm_up = Vec::new();
+            let mut previous = 0u64;
+            for _ in 0..8 {
+                close_all(open_many(addr, n).await).await;
+                settle(&live, usize::MAX).await;
+                let rss = rss_kib();
+                warm_up.push(rss / 1024);
+                if rss < previous + 5 * 1024 {
+                    break;
+                }
+                previous = rss;
+            }
+            println!("warm-up rounds, RSS after each (MiB): {warm_up:?}");
+            assert_eq!(live.load(Ordering::SeqCst), 0, "warm-up did not settle");
+            let fd_baseline = open_fds();
+            let rss_baseline = rss_kib();
+
+            let t = Instant::now();
+            let all = open_many(addr, n).await;
+            println!("opened in {:?}", t.elapsed());
+            let fd_peak = open_fds();
+            let rss_peak = rss_kib();
+            assert_eq!(all.len(), n);
+            assert!(
+                fd_peak >= fd_baseline + 2 * n,
+                "{n} connections but only {fd_peak} fds (baseline {fd_baseline})"
+            );
+            let t = Instant::now();
+            close_all(all).await;
+            println!("closed in {:?}", t.elapsed());
+
+            let fd_after = settle(&live, fd_baseline).await;
+            let rss_after = rss_kib();
+            println!(
+                "{n} connections: fds {fd_baseline} -> {fd_peak} -> {fd_after}; \
+                 RSS {} -> {} -> {} MiB; {:?}",
+                rss_baseline / 1024,
+                rss_peak / 1024,
+                rss_after / 1024,
+                started.elapsed()
+            );
+            assert_eq!(
+                live.load(Ordering::SeqCst),
+                0,
+                "connection tasks still alive"
+            );
+            assert!(
+                fd_after <= fd_baseline,
+                "fd leak: {fd_baseline} before, {fd_after} after"
+            );
+            assert!(
+                rss_after <= rss_baseline + 20 * 1024,
+                "RSS grew from {rss_baseline} KiB to {rss_after} KiB"
+            );
+        })
+        .await;
+    }
 }
