@@ -146,5 +146,39 @@ fn bench_utf8_fragmented(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_mask, bench_utf8, bench_utf8_fragmented);
+/// ws-simd's validator (runtime-dispatched, as the connection calls it) beside `simdutf8` (the
+/// crate of the field: `basic` says only valid or not, `compat` also where it failed, which a
+/// streaming validator needs to carry a split character to the next fragment), on the message
+/// sizes that matter to a WebSocket server.
+fn bench_utf8_vs_simdutf8(c: &mut Criterion) {
+    let mut group = c.benchmark_group("utf8_vs_simdutf8");
+    for size in [64usize, 256, 1024, 4096, 16 * 1024, 64 * 1024] {
+        for (kind, text) in [("ascii", ascii_text(size)), ("mixed", mixed_text(size))] {
+            let bytes = text.as_bytes();
+            let input = format!("{kind}_{size}");
+            group.throughput(Throughput::Bytes(bytes.len() as u64));
+            group.bench_function(BenchmarkId::new("ws_simd", &input), |b| {
+                b.iter(|| ws_simd::validate_utf8(black_box(bytes)).is_ok())
+            });
+            group.bench_function(BenchmarkId::new("simdutf8_basic", &input), |b| {
+                b.iter(|| simdutf8::basic::from_utf8(black_box(bytes)).is_ok())
+            });
+            group.bench_function(BenchmarkId::new("simdutf8_compat", &input), |b| {
+                b.iter(|| simdutf8::compat::from_utf8(black_box(bytes)).is_ok())
+            });
+            group.bench_function(BenchmarkId::new("std", &input), |b| {
+                b.iter(|| std::str::from_utf8(black_box(bytes)).is_ok())
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_mask,
+    bench_utf8,
+    bench_utf8_fragmented,
+    bench_utf8_vs_simdutf8
+);
 criterion_main!(benches);
