@@ -7,7 +7,7 @@
 
 pub use ws_proto::{
     Bytes, BytesMut, CloseCode, CloseReason, Compression, Config, ConfigBuilder, Connection, Error,
-    Fault, Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes,
+    Fault, Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes, Utf8Error,
 };
 
 /// The HTTP/1.1 upgrade handshake (sans-IO).

@@ -30,7 +30,7 @@ pub use config::{Compression, Config, ConfigBuilder};
 pub use connection::{Connection, Role, State};
 pub use error::{CloseCode, Error, Fault, ProtocolError, TimeoutKind};
 pub use extension::{Extension, ExtensionNegotiator};
-pub use message::{CloseReason, Message, Utf8Bytes};
+pub use message::{CloseReason, Message, Utf8Bytes, Utf8Error};
 
 /// Re-exported so users of [`Message`] need no direct dependency on `bytes`.
 pub use bytes::{Bytes, BytesMut};

@@ -2,7 +2,7 @@
 
 use crate::error::CloseCode;
 use bytes::Bytes;
-pub use ws_simd::Utf8Bytes;
+pub use ws_simd::{Utf8Bytes, Utf8Error};
 
 /// The code and reason of a close frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +94,21 @@ impl Message {
         )
     }
 
+    /// True for `Ping`.
+    pub fn is_ping(&self) -> bool {
+        matches!(self, Message::Ping(_))
+    }
+
+    /// True for `Pong`.
+    pub fn is_pong(&self) -> bool {
+        matches!(self, Message::Pong(_))
+    }
+
+    /// True for `Close`.
+    pub fn is_close(&self) -> bool {
+        matches!(self, Message::Close(_))
+    }
+
     /// The text of a `Text` message.
     pub fn as_text(&self) -> Option<&str> {
         match self {
@@ -119,6 +134,39 @@ impl Message {
             Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b,
             Message::Close(Some(r)) => r.reason.into_bytes(),
             Message::Close(None) => Bytes::new(),
+        }
+    }
+
+    /// The payload as `Bytes` (no copy): the name tokio-tungstenite users know for
+    /// [`Message::into_payload`].
+    pub fn into_data(self) -> Bytes {
+        self.into_payload()
+    }
+
+    /// The payload as text: a `Text` message's text as it is; any other payload (binary, ping,
+    /// pong, a close reason) when it is valid UTF-8, without a copy.
+    ///
+    /// ```
+    /// use ws_proto::Message;
+    ///
+    /// assert_eq!(Message::text("hi").into_text().unwrap(), "hi");
+    /// assert_eq!(Message::binary(&b"ok"[..]).into_text().unwrap(), "ok");
+    /// assert!(Message::binary(vec![0xff]).into_text().is_err());
+    /// ```
+    pub fn into_text(self) -> Result<Utf8Bytes, Utf8Error> {
+        match self {
+            Message::Text(t) => Ok(t),
+            Message::Close(Some(r)) => Ok(r.reason),
+            other => Utf8Bytes::try_from_bytes(other.into_payload()).map_err(|(_, e)| e),
+        }
+    }
+
+    /// The payload as `&str` when it is valid UTF-8 (always for `Text`), as
+    /// [`Message::into_text`] without taking the message.
+    pub fn to_text(&self) -> Result<&str, Utf8Error> {
+        match self {
+            Message::Text(t) => Ok(t),
+            other => ws_simd::from_utf8(other.as_payload()),
         }
     }
 
@@ -166,5 +214,31 @@ impl From<Vec<u8>> for Message {
 impl From<&[u8]> for Message {
     fn from(b: &[u8]) -> Self {
         Message::Binary(Bytes::copy_from_slice(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_of_every_kind_of_message() {
+        assert_eq!(Message::text("héllo").to_text().unwrap(), "héllo");
+        assert_eq!(Message::binary(&b"bin"[..]).to_text().unwrap(), "bin");
+        assert_eq!(Message::ping(&b"p"[..]).into_text().unwrap(), "p");
+        assert_eq!(Message::close(1000u16, "bye").into_text().unwrap(), "bye");
+        assert_eq!(Message::Close(None).into_text().unwrap(), "");
+        let bad = Message::binary(vec![b'a', 0xC3]);
+        assert_eq!(bad.to_text().unwrap_err().valid_up_to(), 1);
+        assert_eq!(bad.into_text().unwrap_err().valid_up_to(), 1);
+    }
+
+    #[test]
+    fn kind_predicates_and_into_data() {
+        let ping = Message::ping(&b"x"[..]);
+        assert!(ping.is_ping() && ping.is_control() && !ping.is_pong() && !ping.is_close());
+        assert!(Message::pong(Bytes::new()).is_pong());
+        assert!(Message::Close(None).is_close());
+        assert_eq!(Message::text("abc").into_data(), &b"abc"[..]);
     }
 }

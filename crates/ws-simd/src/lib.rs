@@ -30,7 +30,7 @@ mod utf8_bytes;
 
 pub use implementation::Implementation;
 pub use mask::{apply_mask, apply_mask_offset, copy_and_mask};
-pub use utf8::{Utf8Error, Utf8Validator, validate_utf8};
+pub use utf8::{Utf8Error, Utf8Validator, from_utf8, validate_utf8};
 #[cfg(feature = "bytes")]
 pub use utf8_bytes::Utf8Bytes;
 

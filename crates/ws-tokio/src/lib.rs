@@ -19,5 +19,5 @@ pub use stream::{WebSocketStream, reunite};
 pub use ws_proto::handshake::{ClientOptions, HandshakeError};
 pub use ws_proto::{
     CloseCode, CloseReason, Compression, Config, Error, Fault, Message, ProtocolError, Role, State,
-    TimeoutKind, Utf8Bytes,
+    TimeoutKind, Utf8Bytes, Utf8Error,
 };

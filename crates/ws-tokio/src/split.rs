@@ -217,6 +217,22 @@ where
         self.send(Message::Binary(data.into())).await
     }
 
+    /// Send a ping (at most 125 bytes) and flush it; the reader receives the pong. Cancel
+    /// safety: as [`WebSocketStream::send`].
+    pub async fn ping(&mut self, data: impl Into<Bytes>) -> Result<(), Error> {
+        self.send(Message::Ping(data.into())).await
+    }
+
+    /// Queue a message without flushing (corking), as [`WebSocketStream::feed`]: waits only
+    /// while the output buffer is over `write_buffer_size`, bounded by `send_timeout`.
+    ///
+    /// Cancel safety: as [`WebSocketStream::send`].
+    pub async fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        let message = message.into();
+        poll_fn(|cx| self.with_core(cx, |core, cx| core.poll_ready(cx))).await?;
+        self.shared.lock().start_send(message)
+    }
+
     /// Write out everything queued, bounded by `send_timeout`. Cancel safety: safe.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| self.with_core(cx, |core, cx| core.poll_flush(cx))).await

@@ -231,6 +231,36 @@ async fn reunite_gives_back_a_working_stream() {
     .await;
 }
 
+/// The writer half corks with `feed` (nothing goes out until the flush) and pings; the reader
+/// receives the echoes in order and the pong.
+#[tokio::test]
+async fn split_writer_feeds_and_pings() {
+    within(TEST_TIMEOUT, async {
+        let (listener, addr) = listener().await;
+        let server = serve_one(listener, Config::default(), echo);
+        let ws = ws_tokio::connect(&url(addr, "/"), Config::default())
+            .await
+            .unwrap();
+        let (mut reader, mut writer) = ws.split();
+        for i in 0..3 {
+            writer.feed(format!("corked {i}")).await.unwrap();
+        }
+        writer.ping(&b"are you there"[..]).await.unwrap();
+        for i in 0..3 {
+            let m = reader.recv().await.unwrap().unwrap();
+            assert_eq!(m.to_text().unwrap(), format!("corked {i}"));
+        }
+        let pong = reader.recv().await.unwrap().unwrap();
+        assert!(pong.is_pong(), "{pong:?}");
+        assert_eq!(pong.into_data(), &b"are you there"[..]);
+        writer.close(1000u16, "").await.unwrap();
+        assert!(reader.recv().await.unwrap().unwrap().is_close());
+        assert!(reader.recv().await.is_none());
+        assert_eq!(server.await.unwrap(), 3);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn reuniting_halves_of_different_streams_fails() {
     within(TEST_TIMEOUT, async {

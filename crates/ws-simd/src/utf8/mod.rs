@@ -86,6 +86,20 @@ pub fn validate_utf8(buf: &[u8]) -> Result<(), Utf8Error> {
     unsafe { validate_unchecked(selected(), buf) }
 }
 
+/// `buf` as a `&str` when it is valid UTF-8: `std::str::from_utf8` with this crate's
+/// validator.
+///
+/// ```
+/// assert_eq!(ws_simd::from_utf8(b"hello").unwrap(), "hello");
+/// assert_eq!(ws_simd::from_utf8(b"ab\xff").unwrap_err().valid_up_to(), 2);
+/// ```
+#[inline]
+pub fn from_utf8(buf: &[u8]) -> Result<&str, Utf8Error> {
+    validate_utf8(buf)?;
+    // SAFETY: `validate_utf8` accepted `buf`, and it gives the same verdict as std.
+    Ok(unsafe { core::str::from_utf8_unchecked(buf) })
+}
+
 /// [`validate_utf8`] with a forced implementation (no small-input shortcut either).
 ///
 /// # Panics
