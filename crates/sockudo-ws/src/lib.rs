@@ -6,8 +6,9 @@
 #![warn(missing_docs)]
 
 pub use ws_proto::{
-    Bytes, BytesMut, CloseCode, CloseReason, Compression, Config, ConfigBuilder, Connection, Error,
-    Fault, Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes, Utf8Error,
+    Bytes, BytesMut, CloseCode, CloseReason, Compression, Config, ConfigBuilder, ConfigError,
+    Connection, Error, Fault, Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes,
+    Utf8Error,
 };
 
 /// The HTTP/1.1 upgrade handshake (sans-IO).

@@ -1,5 +1,6 @@
 //! Connection configuration: every limit, timer and buffer size in one place.
 
+use std::fmt;
 use std::time::Duration;
 
 /// permessage-deflate (RFC 7692) mode.
@@ -157,26 +158,26 @@ impl ConfigBuilder {
         self.config.compression = compression;
         self
     }
-    /// Largest message accepted, in bytes (after decompression).
+    /// Largest message accepted, in bytes (after decompression). Also lowers `max_frame_size`
+    /// to it when the frame limit was larger (a frame is never larger than a message).
     pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.config.max_message_size = bytes;
-        self
-    }
-    /// Largest payload accepted, as uWebSockets names it: sets `max_message_size`, and lowers
-    /// `max_frame_size` to it when the frame limit was larger.
-    pub fn max_payload_length(mut self, bytes: usize) -> Self {
         self.config.max_message_size = bytes;
         self.config.max_frame_size = self.config.max_frame_size.min(bytes);
         self
+    }
+    /// Largest payload accepted, as uWebSockets names it: the same as
+    /// [`ConfigBuilder::max_message_size`].
+    pub fn max_payload_length(self, bytes: usize) -> Self {
+        self.max_message_size(bytes)
     }
     /// Largest single frame accepted, in bytes.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.config.max_frame_size = bytes;
         self
     }
-    /// Outgoing messages above this size are fragmented. Values below 1 are treated as 1.
+    /// Outgoing messages above this size are fragmented (at least 1).
     pub fn fragment_size(mut self, bytes: usize) -> Self {
-        self.config.fragment_size = bytes.max(1);
+        self.config.fragment_size = bytes;
         self
     }
     /// Idle timeout; `Duration::ZERO` disables it.
@@ -225,9 +226,9 @@ impl ConfigBuilder {
         self.config.write_buffer_size = bytes;
         self
     }
-    /// Resting size of the read buffer.
+    /// Resting size of the read buffer (at least [`Config::MIN_READ_BUFFER_SIZE`]).
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
-        self.config.read_buffer_size = bytes.max(256);
+        self.config.read_buffer_size = bytes;
         self
     }
     /// Largest HTTP head in the opening handshake.
@@ -240,15 +241,204 @@ impl ConfigBuilder {
         self.config.max_handshake_headers = count;
         self
     }
-    /// The finished configuration.
+    /// The finished configuration, as set. It is not checked here (so that the README's
+    /// snippets stay one expression); the transports check it with [`Config::validate`] and
+    /// refuse an invalid one. Use [`ConfigBuilder::try_build`] to learn at once.
     pub fn build(self) -> Config {
         self.config
+    }
+    /// The finished configuration, or the first field whose value cannot work.
+    ///
+    /// ```
+    /// use ws_proto::Config;
+    ///
+    /// let err = Config::builder().fragment_size(0).try_build().unwrap_err();
+    /// assert_eq!(err.field(), "fragment_size");
+    /// assert!(Config::builder().max_payload_length(1 << 20).try_build().is_ok());
+    /// ```
+    pub fn try_build(self) -> Result<Config, ConfigError> {
+        self.config.validate()?;
+        Ok(self.config)
+    }
+}
+
+/// A [`Config`] field whose value cannot work, and why. The fault is the caller's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    field: &'static str,
+    problem: &'static str,
+}
+
+impl ConfigError {
+    fn new(field: &'static str, problem: &'static str) -> Self {
+        ConfigError { field, problem }
+    }
+
+    /// The name of the field, as in [`Config`].
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// What is wrong with its value.
+    pub fn problem(&self) -> &'static str {
+        self.problem
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid Config::{}: {}", self.field, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// The smallest `read_buffer_size`: room for a frame header and a small message.
+    pub const MIN_READ_BUFFER_SIZE: usize = 256;
+
+    /// Checks that every field can work: no zero sizes or limits, a frame never larger than a
+    /// message, the write buffer within the backpressure limit, nonzero waits where zero does
+    /// not mean "off", and handshake limits that fit a request line.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("max_message_size", self.max_message_size),
+            ("max_frame_size", self.max_frame_size),
+            ("fragment_size", self.fragment_size),
+            ("max_backpressure", self.max_backpressure),
+            ("write_buffer_size", self.write_buffer_size),
+            ("max_handshake_headers", self.max_handshake_headers),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::new(field, "must be at least 1"));
+            }
+        }
+        if self.max_frame_size > self.max_message_size {
+            return Err(ConfigError::new(
+                "max_frame_size",
+                "larger than max_message_size (a frame is never larger than its message)",
+            ));
+        }
+        if self.write_buffer_size > self.max_backpressure {
+            return Err(ConfigError::new(
+                "write_buffer_size",
+                "larger than max_backpressure (writers would never wait before the limit)",
+            ));
+        }
+        if self.read_buffer_size < Self::MIN_READ_BUFFER_SIZE {
+            return Err(ConfigError::new("read_buffer_size", "below 256 bytes"));
+        }
+        if self.max_handshake_header_bytes < 256 {
+            return Err(ConfigError::new(
+                "max_handshake_header_bytes",
+                "below 256 bytes (no browser's upgrade request fits)",
+            ));
+        }
+        let waits = [
+            ("close_timeout", self.close_timeout),
+            ("handshake_timeout", self.handshake_timeout),
+        ];
+        for (field, wait) in waits {
+            if wait.is_zero() {
+                return Err(ConfigError::new(field, "zero (it has no off value)"));
+            }
+        }
+        if self.auto_ping {
+            if self.ping_interval.is_zero() {
+                return Err(ConfigError::new(
+                    "ping_interval",
+                    "zero while auto_ping is on (turn auto_ping off instead)",
+                ));
+            }
+            if self.pong_timeout.is_zero() {
+                return Err(ConfigError::new(
+                    "pong_timeout",
+                    "zero while auto_ping is on",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_and_uws_defaults_are_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        assert_eq!(Config::uws_defaults().validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_invalid_field_is_named() {
+        let cases: [(ConfigBuilder, &str); 11] = [
+            (Config::builder().max_message_size(0), "max_message_size"),
+            (
+                Config::builder().max_frame_size(128 << 20),
+                "max_frame_size",
+            ),
+            (Config::builder().fragment_size(0), "fragment_size"),
+            (Config::builder().max_backpressure(0), "max_backpressure"),
+            (
+                Config::builder().write_buffer_size(2 << 20),
+                "write_buffer_size",
+            ),
+            (Config::builder().read_buffer_size(10), "read_buffer_size"),
+            (
+                Config::builder().max_handshake_header_bytes(100),
+                "max_handshake_header_bytes",
+            ),
+            (
+                Config::builder().max_handshake_headers(0),
+                "max_handshake_headers",
+            ),
+            (
+                Config::builder().close_timeout(Duration::ZERO),
+                "close_timeout",
+            ),
+            (
+                Config::builder().ping_interval(Duration::ZERO),
+                "ping_interval",
+            ),
+            (
+                Config::builder().pong_timeout(Duration::ZERO),
+                "pong_timeout",
+            ),
+        ];
+        for (builder, field) in cases {
+            let err = builder.try_build().unwrap_err();
+            assert_eq!(err.field(), field, "{err}");
+            assert!(err.to_string().contains(field));
+        }
+    }
+
+    #[test]
+    fn zero_means_off_where_documented() {
+        let config = Config::builder()
+            .idle_timeout(Duration::ZERO)
+            .send_timeout(Duration::ZERO)
+            .auto_ping(false)
+            .ping_interval(Duration::ZERO)
+            .try_build();
+        assert!(config.is_ok(), "{config:?}");
+    }
+
+    #[test]
+    fn a_smaller_message_limit_lowers_the_frame_limit() {
+        let c = Config::builder()
+            .max_message_size(1000)
+            .try_build()
+            .unwrap();
+        assert_eq!((c.max_message_size, c.max_frame_size), (1000, 1000));
+        let c = Config::builder()
+            .max_frame_size(500)
+            .max_message_size(1000)
+            .build();
+        assert_eq!(c.max_frame_size, 500);
+    }
 
     #[test]
     fn defaults_match_the_documented_table() {

@@ -165,7 +165,10 @@ fn text_message(data: Bytes) -> Result<Message, Error> {
 
 impl Connection {
     /// A connection whose opening handshake is complete.
-    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+    pub fn new(role: Role, mut config: Config, now: Instant) -> Self {
+        // The transports refuse an invalid config (`Config::validate`); a caller driving the
+        // core directly with one still gets a buffer that can hold a frame header.
+        config.read_buffer_size = config.read_buffer_size.max(Config::MIN_READ_BUFFER_SIZE);
         let mut conn = Connection {
             role,
             rx: BytesMut::new(),

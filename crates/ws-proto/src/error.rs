@@ -190,6 +190,8 @@ pub enum Error {
     Refused(u16),
     /// The transport failed.
     Io(std::io::Error),
+    /// The [`Config`](crate::Config) cannot work; the transports check it before they start.
+    InvalidConfig(crate::ConfigError),
 }
 
 impl Error {
@@ -214,7 +216,10 @@ impl Error {
                 ExtensionError::Internal(_) => Fault::Local,
                 _ => Fault::Peer,
             },
-            Error::ConnectionClosed | Error::InvalidInput(_) | Error::Refused(_) => Fault::Local,
+            Error::ConnectionClosed
+            | Error::InvalidInput(_)
+            | Error::Refused(_)
+            | Error::InvalidConfig(_) => Fault::Local,
             Error::Io(_) => Fault::Io,
         }
     }
@@ -277,6 +282,7 @@ impl fmt::Display for Error {
             }
             Error::Refused(status) => write!(f, "handshake refused with HTTP status {status}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::InvalidConfig(e) => e.fmt(f),
         }
     }
 }
@@ -287,8 +293,15 @@ impl std::error::Error for Error {
             Error::Extension(e) => Some(e),
             Error::Handshake(e) => Some(e),
             Error::Io(e) => Some(e),
+            Error::InvalidConfig(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl From<crate::ConfigError> for Error {
+    fn from(e: crate::ConfigError) -> Self {
+        Error::InvalidConfig(e)
     }
 }
 

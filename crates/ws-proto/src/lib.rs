@@ -26,7 +26,7 @@ pub mod handshake;
 mod mask_key;
 pub mod message;
 
-pub use config::{Compression, Config, ConfigBuilder};
+pub use config::{Compression, Config, ConfigBuilder, ConfigError};
 pub use connection::{Connection, Role, State};
 pub use error::{CloseCode, Error, Fault, ProtocolError, TimeoutKind};
 pub use extension::{Extension, ExtensionNegotiator};

@@ -18,6 +18,6 @@ pub use split::{ReuniteError, SplitReader, SplitWriter};
 pub use stream::{WebSocketStream, reunite};
 pub use ws_proto::handshake::{ClientOptions, HandshakeError};
 pub use ws_proto::{
-    CloseCode, CloseReason, Compression, Config, Error, Fault, Message, ProtocolError, Role, State,
-    TimeoutKind, Utf8Bytes, Utf8Error,
+    CloseCode, CloseReason, Compression, Config, ConfigError, Error, Fault, Message, ProtocolError,
+    Role, State, TimeoutKind, Utf8Bytes, Utf8Error,
 };
