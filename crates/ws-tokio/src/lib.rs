@@ -2,7 +2,9 @@
 //!
 //! The protocol lives in `ws-proto`'s sans-IO [`Connection`](ws_proto::Connection); this crate
 //! only moves bytes between it and a tokio byte stream, and turns its deadlines into one tokio
-//! timer. HTTP/2, HTTP/3 and io_uring transports are other byte streams under the same type.
+//! timer. Any tokio byte stream works under it (TCP, TLS, a tunnel); the HTTP/2 and HTTP/3
+//! transports are to be byte streams too, and io_uring (whose owned-buffer I/O is not
+//! `AsyncRead`) an adapter to one.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
