@@ -11,6 +11,7 @@ use ws_proto::extension::{Extension, ExtensionError, RSV1};
 use crate::backend::{Compressed, Flush, MinizDeflate, MinizInflate, RawDeflate, RawInflate};
 use crate::negotiator::DeflateConfig;
 use crate::params::{DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
+use crate::stats;
 
 /// The engines in use. Another backend plugs in here.
 type Deflater = MinizDeflate;
@@ -279,6 +280,7 @@ fn inflate_bounded<I: RawInflate>(
             // Full: any further byte of output breaks the limit.
             let mut probe = [0u8; 1];
             let step = engine.inflate(input, &mut probe).map_err(invalid)?;
+            stats::count_call(step.consumed, 0, 0);
             if step.written > 0 {
                 return Err(ExtensionError::TooBig);
             }
@@ -305,7 +307,11 @@ fn inflate_bounded<I: RawInflate>(
         out.resize(end, 0);
         let step = engine.inflate(input, &mut out[len..]);
         let step = match step {
-            Ok(step) => step,
+            Ok(step) => {
+                // The zero-fill of the spare room, then what the engine wrote over it.
+                stats::count_call(step.consumed, step.written, (end - len) + step.written);
+                step
+            }
             Err(e) => {
                 out.truncate(len);
                 return Err(invalid(e));

@@ -76,7 +76,9 @@ mod backend;
 mod codec;
 mod negotiator;
 mod params;
+pub mod stats;
 
 pub use codec::PerMessageDeflate;
 pub use negotiator::{DeflateConfig, DeflateNegotiator};
 pub use params::DeflateParams;
+pub use stats::{InflateStats, inflate_stats};
