@@ -50,15 +50,18 @@
 //! peer's inflater will never see; it is reset, so the next message refers to nothing before
 //! it.
 //!
-//! **Bounded inflation.** Incoming fragments are inflated straight into the message buffer in
-//! steps that grow geometrically but never past the limit (`max_message_size`), whatever the
-//! compressed length claims; once the buffer is at the limit a one-byte probe tells whether
-//! more output is pending, which fails the message with
-//! [`ExtensionError::TooBig`](ws_proto::extension::ExtensionError::TooBig) (close 1009).
-//! Corrupt data fails with
+//! **Bounded inflation.** Incoming fragments are inflated into the decompressor's window and
+//! copied from there onto the message buffer, which grows geometrically with the output (at
+//! most doubling, never past the limit, `max_message_size`) and is never written ahead of it:
+//! the cost of a message is linear in its compressed input and its output, however it is
+//! fragmented, and a fragment without compressed bytes that does not end its message costs
+//! nothing. Output beyond the limit fails the message with
+//! [`ExtensionError::TooBig`](ws_proto::extension::ExtensionError::TooBig) (close 1009) before
+//! the buffer passes the limit. Corrupt data fails with
 //! [`ExtensionError::InvalidData`](ws_proto::extension::ExtensionError::InvalidData) (close
 //! 1007). Without context takeover the decompressor is borrowed per message from a per-thread
-//! spare and scrubbed (window zeroed) before it goes back.
+//! spare and scrubbed (window zeroed) before it goes back. [`inflate_stats`] counts the work
+//! done per thread.
 //!
 //! **Backend.** The engines sit behind a small internal trait pair (raw deflate with sync/full
 //! flush, raw inflate into a bounded slice), so another engine can be added without touching
