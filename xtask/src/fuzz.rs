@@ -22,6 +22,7 @@ const TARGETS: &[(&str, Option<&str>)] = &[
     ("handshake_response", Some("dict/handshake.dict")),
     ("utf8", None),
     ("inflate", None),
+    ("deflate_connection", Some("dict/frame.dict")),
 ];
 
 pub(crate) const USAGE: &str = "\
@@ -30,7 +31,8 @@ cargo xtask fuzz [OPTIONS]
     bounded time; fails if any target finds a crash (the input is kept in fuzz/artifacts/).
 
     --target T,...            Targets to run (default: all: frame_header, connection,
-                              handshake_request, handshake_response, utf8, inflate)
+                              handshake_request, handshake_response, utf8, inflate,
+                              deflate_connection)
     --seconds N               Time per target (default: 60)
 ";
 

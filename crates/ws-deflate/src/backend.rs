@@ -3,11 +3,12 @@
 //!
 //! Only raw DEFLATE (RFC 1951) is used: no zlib header, no checksum.
 
+use miniz_oxide::DataFormat;
 use miniz_oxide::deflate::core::{
     CompressionStrategy, CompressorOxide, TDEFLFlush, TDEFLStatus, compress,
 };
-use miniz_oxide::inflate::stream::{InflateState, MinReset, ZeroReset, inflate};
-use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+use miniz_oxide::inflate::TINFLStatus;
+use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
 
 /// How a [`RawDeflate::compress`] call ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,28 +60,68 @@ pub(crate) trait RawDeflate: Send + 'static {
 }
 
 /// One step of [`RawInflate::inflate`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Inflated {
+    /// Compressed bytes used.
     pub(crate) consumed: usize,
+    /// Bytes appended to the output.
     pub(crate) written: usize,
     /// The stream ended with a final block (BFINAL); nothing more can be decoded until reset.
     pub(crate) stream_end: bool,
+    /// Output was left over: the input makes more than the limit allows.
+    pub(crate) over_limit: bool,
 }
 
-/// A raw DEFLATE decompressor with a 32 KiB window.
+/// A raw DEFLATE decompressor whose LZ77 window is `2^bits` bytes, the window the peer
+/// agreed to compress with.
 pub(crate) trait RawInflate: Send + 'static {
-    /// A fresh decompressor.
-    fn new() -> Self
+    /// A fresh decompressor with a `2^window_bits`-byte window (9..=15).
+    fn new(window_bits: u8) -> Self
     where
         Self: Sized;
 
-    /// Decodes from `input` into `out`: stops when `out` is full, the input is used up (and
-    /// every byte it produced is written), or the stream ends. Never writes beyond `out`.
-    fn inflate(&mut self, input: &[u8], out: &mut [u8]) -> Result<Inflated, String>;
+    /// The window, in bits.
+    fn window_bits(&self) -> u8;
 
-    /// Starts a new stream. With `scrub`, also erases the window, so no byte of a previous
-    /// stream can be seen through it (required before another connection uses it).
-    fn reset(&mut self, scrub: bool);
+    /// Decodes `input`, appending the output to `out` and never letting `out` (its length and
+    /// its capacity) grow past `limit` bytes. Stops when the input is used up and all it
+    /// produced is appended, when the stream ends, or when more output is pending than
+    /// `limit` leaves room for (`over_limit`). Work and memory are proportional to the input
+    /// consumed and the output appended: nothing is written ahead of the output.
+    fn inflate(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<Inflated, String>;
+
+    /// Starts a new stream, with a `2^window_bits`-byte window from now on. With `scrub`,
+    /// also erases the window, so no byte of a previous stream can be seen through it
+    /// (required before another connection uses it).
+    fn reset(&mut self, scrub: bool, window_bits: u8);
+}
+
+/// Smallest growth of an output buffer.
+const MIN_GROWTH: usize = 4 << 10;
+
+/// Appends `bytes` to `out` (the caller has checked that `out.len() + bytes.len() <= limit`).
+/// The capacity grows geometrically (doubling, by at least [`MIN_GROWTH`]) so that a
+/// message's reallocations copy it a bounded number of times over, but never past `limit`,
+/// and only when the output needs it: the capacity stays within `max(2 * len, len + 4 KiB)`
+/// of what was appended. Spare capacity is never written.
+pub(crate) fn append_within(out: &mut Vec<u8>, bytes: &[u8], limit: usize) {
+    let len = out.len();
+    let need = len + bytes.len();
+    debug_assert!(need <= limit);
+    if need > out.capacity() {
+        let want = need
+            .max(len.saturating_mul(2))
+            .max(len + MIN_GROWTH)
+            .min(limit)
+            .max(need);
+        out.reserve_exact(want - len);
+    }
+    out.extend_from_slice(bytes);
 }
 
 /// miniz_oxide's compressor (boxed: it is about 300 KiB).
@@ -159,57 +200,120 @@ impl RawDeflate for MinizDeflate {
     }
 }
 
-/// miniz_oxide's streaming decompressor (boxed: about 43 KiB, most of it the 32 KiB window).
+/// miniz_oxide's decompressor, driven directly: it decodes into a ring of `2^bits` bytes
+/// that is the LZ77 window (a back-reference further than the ring is invalid data), and the
+/// output is copied from the ring onto the message. Boxed tables (about 11 KiB) plus the ring:
+/// 11.5 KiB at 9 bits, 43 KiB at 15.
 pub(crate) struct MinizInflate {
-    inner: Box<InflateState>,
+    decomp: Box<DecompressorOxide>,
+    /// The window; its length is a power of two.
+    ring: Box<[u8]>,
+    /// Where the next decoded byte goes in `ring`.
+    pos: usize,
+    /// Decoded bytes not yet appended to the output: `ring[pos - pending..pos]`.
+    pending: usize,
+    /// The stream ended (final block).
+    ended: bool,
+    /// The data was invalid; the engine refuses everything until reset.
+    failed: bool,
+}
+
+/// A ring of `2^bits` zero bytes, `bits` clamped to 9..=15.
+fn ring(bits: u8) -> Box<[u8]> {
+    vec![0u8; 1 << bits.clamp(9, 15)].into_boxed_slice()
 }
 
 impl RawInflate for MinizInflate {
-    fn new() -> Self {
+    fn new(window_bits: u8) -> Self {
         MinizInflate {
-            inner: InflateState::new_boxed(DataFormat::Raw),
+            decomp: Box::default(),
+            ring: ring(window_bits),
+            pos: 0,
+            pending: 0,
+            ended: false,
+            failed: false,
         }
     }
 
-    fn inflate(&mut self, input: &[u8], out: &mut [u8]) -> Result<Inflated, String> {
-        let mut step = Inflated {
-            consumed: 0,
-            written: 0,
-            stream_end: false,
-        };
-        // `inflate` returns after moving buffered output only, or after a partial pass: loop
-        // until the output is full or nothing more can happen.
+    fn window_bits(&self) -> u8 {
+        self.ring.len().trailing_zeros() as u8
+    }
+
+    fn inflate(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<Inflated, String> {
+        let mut step = Inflated::default();
+        if self.failed {
+            return Err("invalid deflate data".into());
+        }
+        let mut input_used = false;
         loop {
-            let r = inflate(
-                &mut self.inner,
-                &input[step.consumed..],
-                &mut out[step.written..],
-                MZFlush::None,
-            );
-            step.consumed += r.bytes_consumed;
-            step.written += r.bytes_written;
-            match r.status {
-                Ok(MZStatus::StreamEnd) => {
-                    step.stream_end = true;
+            // Hand out what the ring holds, as far as the limit allows.
+            if self.pending > 0 {
+                let n = self.pending.min(limit.saturating_sub(out.len()));
+                let start = self.pos - self.pending;
+                append_within(out, &self.ring[start..start + n], limit);
+                self.pending -= n;
+                step.written += n;
+                if self.pending > 0 {
+                    step.over_limit = true;
                     return Ok(step);
                 }
-                Ok(_) => {}
-                // No progress possible: all input used and all output delivered.
-                Err(MZError::Buf) => return Ok(step),
-                Err(e) => return Err(format!("invalid deflate data ({e:?})")),
             }
-            // Full, or stuck (waiting for input it does not have): either way, done for now.
-            if step.written == out.len() || (r.bytes_written == 0 && r.bytes_consumed == 0) {
+            if self.ended {
+                step.stream_end = true;
                 return Ok(step);
+            }
+            if input_used {
+                return Ok(step);
+            }
+            if self.pos == self.ring.len() {
+                self.pos = 0;
+            }
+            // Raw DEFLATE, more input may follow: decode into the ring from `pos`, up to its
+            // end at most (the engine does not wrap within a call).
+            let (status, consumed, produced) = decompress(
+                &mut self.decomp,
+                input,
+                &mut self.ring,
+                self.pos,
+                inflate_flags::TINFL_FLAG_HAS_MORE_INPUT | inflate_flags::TINFL_FLAG_IGNORE_ADLER32,
+            );
+            input = &input[consumed..];
+            step.consumed += consumed;
+            self.pos += produced;
+            self.pending = produced;
+            match status {
+                TINFLStatus::Done => self.ended = true,
+                // Everything decodable from the input is in the ring.
+                TINFLStatus::NeedsMoreInput => input_used = true,
+                // The ring's end was reached: hand out and go on from its start.
+                TINFLStatus::HasMoreOutput if produced > 0 || consumed > 0 => {}
+                TINFLStatus::HasMoreOutput => {
+                    self.failed = true;
+                    return Err("miniz_oxide inflate made no progress".into());
+                }
+                other => {
+                    self.failed = true;
+                    return Err(format!("invalid deflate data ({other:?})"));
+                }
             }
         }
     }
 
-    fn reset(&mut self, scrub: bool) {
-        if scrub {
-            self.inner.reset_as(ZeroReset);
-        } else {
-            self.inner.reset_as(MinReset);
+    fn reset(&mut self, scrub: bool, window_bits: u8) {
+        self.decomp.init();
+        self.pos = 0;
+        self.pending = 0;
+        self.ended = false;
+        self.failed = false;
+        if self.window_bits() != window_bits.clamp(9, 15) {
+            self.ring = ring(window_bits);
+        } else if scrub {
+            self.ring.fill(0);
         }
     }
 }

@@ -11,6 +11,7 @@ use ws_proto::extension::{Extension, ExtensionError, RSV1};
 use crate::backend::{Compressed, Flush, MinizDeflate, MinizInflate, RawDeflate, RawInflate};
 use crate::negotiator::DeflateConfig;
 use crate::params::{DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS};
+use crate::stats;
 
 /// The engines in use. Another backend plugs in here.
 type Deflater = MinizDeflate;
@@ -27,9 +28,6 @@ const WINDOW_MARGIN: usize = 262;
 
 /// Scratch buffers larger than this are freed after use instead of kept for the next message.
 const SCRATCH_KEEP: usize = 256 << 10;
-
-/// Smallest output step while inflating.
-const MIN_INFLATE_STEP: usize = 4 << 10;
 
 /// Windows narrower than this many bits are honoured with the runs-only compressor rather than
 /// dictionary resets: at 9 bits a reset every 250 bytes costs a block header and a table clear
@@ -262,70 +260,40 @@ struct Decoder {
     /// The peer ended its deflate stream with a final block: the message must end here, and
     /// the next one starts a new stream.
     stream_ended: bool,
+    /// The window the peer compresses with, in bits: the decompressor's window.
+    window_bits: u8,
 }
 
 /// Inflates `input` onto `out`, never letting `out` grow beyond `limit` bytes (nor allocating
 /// more than `limit` for it). Returns whether the stream ended (final block).
+///
+/// The engine appends what it decodes and nothing else: no room is prepared (zero-filled)
+/// ahead of the output, so the cost is proportional to the input and the output, whatever the
+/// buffer's spare capacity.
 fn inflate_bounded<I: RawInflate>(
     engine: &mut I,
-    mut input: &[u8],
+    input: &[u8],
     out: &mut Vec<u8>,
     limit: usize,
 ) -> Result<bool, ExtensionError> {
-    let invalid = ExtensionError::InvalidData;
-    loop {
-        let len = out.len();
-        if len >= limit {
-            // Full: any further byte of output breaks the limit.
-            let mut probe = [0u8; 1];
-            let step = engine.inflate(input, &mut probe).map_err(invalid)?;
-            if step.written > 0 {
-                return Err(ExtensionError::TooBig);
-            }
-            input = &input[step.consumed..];
-            if step.stream_end {
-                return end_of_stream(input);
-            }
-            if input.is_empty() || step.consumed == 0 {
-                return Ok(false);
-            }
-            continue;
-        }
-        if out.capacity() == len {
-            // Grow geometrically, by at least a few times the compressed input, never past
-            // the limit. `reserve_exact` so the allocation is exactly what is asked for.
-            let want = len
-                .saturating_mul(2)
-                .max(len.saturating_add(input.len().saturating_mul(4)))
-                .max(len + MIN_INFLATE_STEP)
-                .min(limit);
-            out.reserve_exact(want - len);
-        }
-        let end = out.capacity().min(limit);
-        out.resize(end, 0);
-        let step = engine.inflate(input, &mut out[len..]);
-        let step = match step {
-            Ok(step) => step,
-            Err(e) => {
-                out.truncate(len);
-                return Err(invalid(e));
-            }
-        };
-        out.truncate(len + step.written);
-        input = &input[step.consumed..];
-        if step.stream_end {
-            return end_of_stream(input);
-        }
-        if len + step.written < end {
-            // Room was left: everything this input makes has been written.
-            if !input.is_empty() {
-                return Err(invalid(
-                    "the inflater stopped before the end of its input".into(),
-                ));
-            }
-            return Ok(false);
-        }
+    let before = out.len();
+    let step = engine
+        .inflate(input, out, limit)
+        .map_err(ExtensionError::InvalidData)?;
+    stats::count_call(step.consumed, step.written, out.len() - before);
+    if step.over_limit {
+        return Err(ExtensionError::TooBig);
     }
+    let rest = &input[step.consumed..];
+    if step.stream_end {
+        return end_of_stream(rest);
+    }
+    if !rest.is_empty() {
+        return Err(ExtensionError::InvalidData(
+            "the inflater stopped before the end of its input".into(),
+        ));
+    }
+    Ok(false)
 }
 
 /// The stream ended with a final block: nothing may follow it in the message.
@@ -347,29 +315,29 @@ impl Decoder {
         out: &mut BytesMut,
         limit: usize,
     ) -> Result<(), ExtensionError> {
-        if self.stream_ended {
+        if self.stream_ended && !input.is_empty() {
             // Data after a final block: not a valid permessage-deflate message.
-            if !input.is_empty() {
-                return Err(ExtensionError::InvalidData(
-                    "data after the final deflate block".into(),
-                ));
-            }
+            return Err(ExtensionError::InvalidData(
+                "data after the final deflate block".into(),
+            ));
+        }
+        if input.is_empty() && !fin {
+            // Nothing to inflate, and nothing pending: every call hands out all that its input
+            // decodes to. The message goes on; the engine and the buffer are not touched.
+            self.in_message = true;
+            return Ok(());
         }
         let mut engine = match self.own.take() {
             Some(engine) => engine,
-            None if self.context_takeover => Inflater::new(),
-            None => take_spare_inflater(),
+            None if self.context_takeover => Inflater::new(self.window_bits),
+            None => take_spare_inflater(self.window_bits),
         };
-        if !self.in_message && self.stream_ended {
-            engine.reset(true);
-            self.stream_ended = false;
-        }
         self.in_message = !fin;
 
         // Inflate straight into the message buffer, as a Vec so that it grows exactly.
         let mut buf = Vec::from(std::mem::take(out));
         let mut result = Ok(());
-        if !self.stream_ended {
+        if !input.is_empty() {
             match inflate_bounded(&mut engine, input, &mut buf, limit) {
                 Ok(ended) => self.stream_ended = ended,
                 Err(e) => result = Err(e),
@@ -384,14 +352,16 @@ impl Decoder {
         }
         *out = BytesMut::from(Bytes::from(buf));
         if result.is_err() {
-            // The connection fails; the engine's state is unusable. Drop it.
+            // The connection fails; the engine's state is unusable. Drop it: a later message,
+            // if any, starts with a fresh one.
             self.in_message = false;
+            self.stream_ended = false;
             return result;
         }
 
         if fin && self.stream_ended {
             // Next message: a new stream.
-            engine.reset(true);
+            engine.reset(true, self.window_bits);
             self.stream_ended = false;
         }
         if self.context_takeover || self.in_message {
@@ -403,16 +373,26 @@ impl Decoder {
     }
 }
 
-fn take_spare_inflater() -> Inflater {
-    SPARE_INFLATER
+/// This thread's spare decompressor (or a new one), with a `2^window_bits`-byte window.
+fn take_spare_inflater(window_bits: u8) -> Inflater {
+    match SPARE_INFLATER
         .try_with(|cell| cell.try_borrow_mut().ok().and_then(|mut s| s.take()))
         .ok()
         .flatten()
-        .unwrap_or_else(Inflater::new)
+    {
+        Some(mut engine) => {
+            if engine.window_bits() != window_bits {
+                // Scrubbed when given back; only the window's size changes.
+                engine.reset(false, window_bits);
+            }
+            engine
+        }
+        None => Inflater::new(window_bits),
+    }
 }
 
 fn give_back_inflater(mut engine: Inflater) {
-    engine.reset(true);
+    engine.reset(true, engine.window_bits());
     let _ = SPARE_INFLATER.try_with(|cell| {
         if let Ok(mut slot) = cell.try_borrow_mut()
             && slot.is_none()
@@ -439,7 +419,8 @@ fn give_back_inflater(mut engine: Inflater) {
 /// Memory: without context takeover nothing is held between messages (the compressor and a
 /// spare decompressor are per thread). With context takeover the connection owns its
 /// compressor (about 300 KiB, created by the first compressed message) and/or its
-/// decompressor (about 43 KiB, created by the first compressed message received).
+/// decompressor (about 11 KiB of tables plus the peer's window, `2^bits` bytes: 43 KiB at 15
+/// bits, 11.5 KiB at 9; created by the first compressed message received).
 pub struct PerMessageDeflate {
     role: Role,
     params: DeflateParams,
@@ -482,6 +463,12 @@ impl PerMessageDeflate {
         let bits = own_bits
             .min(config.window_bits())
             .clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS);
+        // The peer's window is what it agreed to, 8 raised to 9 as zlib does when asked for 8.
+        let peer_bits = match role {
+            Role::Server => params.client_max_window_bits,
+            Role::Client => params.server_max_window_bits,
+        }
+        .clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS);
         let runs_only = bits < RUNS_ONLY_BELOW;
         PerMessageDeflate {
             role,
@@ -506,6 +493,7 @@ impl PerMessageDeflate {
                 own: None,
                 in_message: false,
                 stream_ended: false,
+                window_bits: peer_bits,
             },
         }
     }
@@ -535,6 +523,14 @@ impl PerMessageDeflate {
     /// for the connection's lifetime).
     pub fn decompresses_with_context_takeover(&self) -> bool {
         self.dec.context_takeover
+    }
+
+    /// The LZ77 window the peer compresses with, in bits (9..=15): the negotiated
+    /// `client_max_window_bits` (server) or `server_max_window_bits` (client). This end's
+    /// decompressor has a window of exactly `2^bits` bytes, and a back-reference reaching
+    /// further is invalid data (close 1007).
+    pub fn decompression_window_bits(&self) -> u8 {
+        self.dec.window_bits
     }
 }
 

@@ -42,7 +42,10 @@
 //! than run-length coding, so 9-bit windows use a per-thread compressor whose only matches are
 //! runs (distance 1), about twenty times faster. Window bits 8 are never negotiated (zlib
 //! silently uses 9 when asked for 8). Every window from 9 to 15 is checked against zlib's own
-//! inflater in the tests.
+//! inflater in the tests. The other way, the decompressor's window is the one the peer agreed
+//! to: `2^bits` bytes (a ring miniz_oxide's core decoder writes into), so a connection whose
+//! peer compresses with 9 bits holds about 11.5 KiB for it rather than 43 KiB, and a
+//! back-reference beyond the agreed window is invalid data (close 1007), as in zlib.
 //!
 //! **Messages that do not shrink** (and those under
 //! [`DeflateConfig::min_message_size`]) are sent uncompressed with RSV1 clear. With context
@@ -50,25 +53,29 @@
 //! peer's inflater will never see; it is reset, so the next message refers to nothing before
 //! it.
 //!
-//! **Bounded inflation.** Incoming fragments are inflated straight into the message buffer in
-//! steps that grow geometrically but never past the limit (`max_message_size`), whatever the
-//! compressed length claims; once the buffer is at the limit a one-byte probe tells whether
-//! more output is pending, which fails the message with
-//! [`ExtensionError::TooBig`](ws_proto::extension::ExtensionError::TooBig) (close 1009).
-//! Corrupt data fails with
+//! **Bounded inflation.** Incoming fragments are inflated into the decompressor's window and
+//! copied from there onto the message buffer, which grows geometrically with the output (at
+//! most doubling, never past the limit, `max_message_size`) and is never written ahead of it:
+//! the cost of a message is linear in its compressed input and its output, however it is
+//! fragmented, and a fragment without compressed bytes that does not end its message costs
+//! nothing. Output beyond the limit fails the message with
+//! [`ExtensionError::TooBig`](ws_proto::extension::ExtensionError::TooBig) (close 1009) before
+//! the buffer passes the limit. Corrupt data fails with
 //! [`ExtensionError::InvalidData`](ws_proto::extension::ExtensionError::InvalidData) (close
 //! 1007). Without context takeover the decompressor is borrowed per message from a per-thread
-//! spare and scrubbed (window zeroed) before it goes back.
+//! spare and scrubbed (window zeroed) before it goes back. [`inflate_stats`] counts the work
+//! done per thread.
 //!
 //! **Backend.** The engines sit behind a small internal trait pair (raw deflate with sync/full
-//! flush, raw inflate into a bounded slice), so another engine can be added without touching
+//! flush, raw inflate onto a bounded buffer), so another engine can be added without touching
 //! negotiation, window enforcement or bounds. miniz_oxide 0.9 is used rather than 0.8 for its
 //! stricter inflate (over-subscribed Huffman tables are rejected as zlib does) and its
 //! flushes that skip empty blocks.
 //!
-//! Known leniency: miniz_oxide's streaming inflater does not reject a back-reference to
-//! before the start of the stream (zlib's "invalid distance too far back"); such a reference
-//! reads zeros (never another connection's data), and text is still checked for UTF-8.
+//! Known leniency: miniz_oxide's inflater does not reject a back-reference to before the
+//! start of the stream when it is within the window (zlib's "invalid distance too far
+//! back"); such a reference reads zeros (never another connection's data), and text is still
+//! checked for UTF-8.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -76,7 +83,9 @@ mod backend;
 mod codec;
 mod negotiator;
 mod params;
+pub mod stats;
 
 pub use codec::PerMessageDeflate;
 pub use negotiator::{DeflateConfig, DeflateNegotiator};
 pub use params::DeflateParams;
+pub use stats::{InflateStats, inflate_stats};

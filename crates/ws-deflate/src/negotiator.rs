@@ -42,8 +42,8 @@ pub struct DeflateConfig {
     /// Ask the peer to compress with a window of at most `2^bits` bytes (9..=15). A server
     /// answers `client_max_window_bits` when the client allowed it; a client offers
     /// `server_max_window_bits` (followed by a fallback offer without it). This end's
-    /// decompressor always has a 32 KiB window, so this saves the peer's memory, not ours.
-    /// Default: none.
+    /// decompressor then has a window of that size (`2^bits` bytes instead of 32 KiB), so
+    /// this saves memory at both ends. Default: none.
     pub peer_max_window_bits: Option<u8>,
 }
 

@@ -741,52 +741,75 @@ async fn flooder_that_never_reads_is_cut_off_by_send_timeout() {
 // Compression bomb
 // ---------------------------------------------------------------------------------------------
 
-/// Raw DEFLATE (RFC 1951) written by hand, independent of the code under test: one non-final
-/// block with fixed Huffman codes holding a literal 0 and then `matches` copies of 258 bytes
-/// at distance 1 (13 bits each). Inflates to `1 + 258 * matches` zero bytes. Ends on a byte
-/// boundary after the end-of-block code, as permessage-deflate wants (the receiver appends
-/// `00 00 ff ff`).
+/// Raw DEFLATE (RFC 1951) written by hand, bit by bit, independent of the code under test.
+struct Bits {
+    out: Vec<u8>,
+    acc: u32,
+    n: u32,
+}
+
+impl Bits {
+    fn new() -> Bits {
+        Bits {
+            out: Vec::new(),
+            acc: 0,
+            n: 0,
+        }
+    }
+    /// `count` bits of `value`, least significant first.
+    fn put(&mut self, value: u32, count: u32) {
+        self.acc |= value << self.n;
+        self.n += count;
+        while self.n >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+    /// A Huffman code: most significant bit first.
+    fn code(&mut self, code: u32, len: u32) {
+        for i in (0..len).rev() {
+            self.put((code >> i) & 1, 1);
+        }
+    }
+    /// One non-final block with fixed Huffman codes holding a literal 0 and then `matches`
+    /// copies of 258 bytes at distance 1 (13 bits each): `1 + 258 * matches` zero bytes.
+    fn zero_runs(&mut self, matches: usize) {
+        self.put(0, 1); // BFINAL = 0
+        self.put(1, 2); // BTYPE = 01, fixed Huffman
+        self.code(0b0011_0000, 8); // literal 0
+        for _ in 0..matches {
+            self.code(0b1100_0101, 8); // length code 285: 258 bytes
+            self.code(0, 5); // distance code 0: distance 1
+        }
+        self.code(0, 7); // end of block (256)
+    }
+    /// Pads to a byte boundary.
+    fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.put(0, 8 - self.n);
+        }
+        self.out
+    }
+}
+
+/// [`Bits::zero_runs`], ending on a byte boundary after the end-of-block code, as
+/// permessage-deflate wants (the receiver appends `00 00 ff ff`).
 fn deflate_bomb(matches: usize) -> Vec<u8> {
-    struct Bits {
-        out: Vec<u8>,
-        acc: u32,
-        n: u32,
-    }
-    impl Bits {
-        /// `count` bits of `value`, least significant first.
-        fn put(&mut self, value: u32, count: u32) {
-            self.acc |= value << self.n;
-            self.n += count;
-            while self.n >= 8 {
-                self.out.push(self.acc as u8);
-                self.acc >>= 8;
-                self.n -= 8;
-            }
-        }
-        /// A Huffman code: most significant bit first.
-        fn code(&mut self, code: u32, len: u32) {
-            for i in (0..len).rev() {
-                self.put((code >> i) & 1, 1);
-            }
-        }
-    }
-    let mut bits = Bits {
-        out: Vec::new(),
-        acc: 0,
-        n: 0,
-    };
-    bits.put(0, 1); // BFINAL = 0
-    bits.put(1, 2); // BTYPE = 01, fixed Huffman
-    bits.code(0b0011_0000, 8); // literal 0
-    for _ in 0..matches {
-        bits.code(0b1100_0101, 8); // length code 285: 258 bytes
-        bits.code(0, 5); // distance code 0: distance 1
-    }
-    bits.code(0, 7); // end of block (256)
-    if bits.n > 0 {
-        bits.put(0, 8 - bits.n);
-    }
-    bits.out
+    let mut bits = Bits::new();
+    bits.zero_runs(matches);
+    bits.finish()
+}
+
+/// [`Bits::zero_runs`] ended by a sync flush (an empty stored block, `00 00 ff ff` included):
+/// a stream that more fragments may continue.
+fn zero_runs_then_sync_flush(matches: usize) -> Vec<u8> {
+    let mut bits = Bits::new();
+    bits.zero_runs(matches);
+    bits.put(0, 3); // BFINAL = 0, BTYPE = 00: stored
+    let mut out = bits.finish();
+    out.extend_from_slice(&[0, 0, 0xff, 0xff]); // LEN = 0, NLEN
+    out
 }
 
 /// A client offers permessage-deflate, then sends one small compressed frame that inflates to
@@ -861,6 +884,72 @@ async fn small_hand_made_deflate_is_accepted() {
         assert_eq!(echo.rsv, 0x40, "the echo is compressed too");
         peer.send(true, OP_CLOSE, &close_payload(1000, "")).await;
         assert_eq!(expect_close(&mut peer).await, Some(1000));
+    })
+    .await;
+}
+
+/// A client sends a compressed first fragment that inflates to 180 KiB, then floods the
+/// server with 20,000 empty continuation frames and 2,000 one-byte ones (empty stored blocks,
+/// a byte a frame), then ends the message. The server inflates it once: no engine call for an
+/// empty frame, one per one-byte frame, and nothing written into the message but its bytes
+/// (before, each of these frames re-zeroed the message buffer's spare capacity). Counted on
+/// this thread, where the server's tasks run; no clock involved.
+#[cfg(feature = "deflate")]
+#[tokio::test]
+async fn a_flood_of_empty_and_tiny_continuations_costs_only_its_message() {
+    within(TEST_TIMEOUT, async {
+        let mut server = Server::start().await;
+        let tcp = TcpStream::connect(server.addr).await.unwrap();
+        let (mut peer, head) = RawPeer::handshake_client(
+            tcp,
+            server.addr,
+            "/",
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+        )
+        .await;
+        assert!(
+            head.to_ascii_lowercase().contains("permessage-deflate"),
+            "deflate not negotiated: {head}"
+        );
+        let matches = 700;
+        let produced = 1 + 258 * matches; // 180,601 bytes: under MAX_MESSAGE
+        let first = zero_runs_then_sync_flush(matches);
+        let stored = [0u8, 0, 0, 0xff, 0xff].repeat(400); // 2,000 bytes, no output
+        let mut wire = client(false, OP_BINARY, &first);
+        wire[0] |= 0x40; // RSV1: compressed
+        for i in 0..20_000 {
+            wire.extend_from_slice(&client(false, OP_CONT, &[]));
+            if i % 10 == 0 {
+                wire.extend_from_slice(&client(false, OP_CONT, &stored[i / 10..i / 10 + 1]));
+            }
+        }
+        // The last frame: a stored block header, completed by the tail the server appends.
+        wire.extend_from_slice(&client(true, OP_CONT, &[0]));
+
+        let before = ws_deflate::inflate_stats();
+        peer.write(&wire).await;
+        let echo = peer.expect_frame().await;
+        let stats = ws_deflate::inflate_stats().since(&before);
+        assert_eq!((echo.opcode, echo.fin, echo.rsv), (OP_BINARY, true, 0x40));
+        println!(
+            "{} frames, {} bytes: {stats:?}",
+            1 + 20_000 + 2_000 + 1,
+            wire.len()
+        );
+        // The echo's own compression is not counted: only inflation is.
+        assert_eq!(stats.output_bytes, produced as u64, "{stats:?}");
+        assert_eq!(stats.buffer_bytes_written, produced as u64, "{stats:?}");
+        assert_eq!(
+            stats.input_bytes,
+            (first.len() + stored.len() + 1 + 4) as u64,
+            "{stats:?}"
+        );
+        // The first fragment, the 2,000 one-byte frames and the last one (with the tail).
+        assert!(stats.engine_calls <= 1 + 2_000 + 2, "{stats:?}");
+
+        peer.send(true, OP_CLOSE, &close_payload(1000, "")).await;
+        assert_eq!(expect_close(&mut peer).await, Some(1000));
+        server.still_serves("a flood of continuations").await;
     })
     .await;
 }
