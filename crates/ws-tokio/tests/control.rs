@@ -285,7 +285,10 @@ async fn too_big_closes_with_1009() {
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
-        peer.send(true, OP_BINARY, &[0u8; 1001]).await;
+        // Two frames within the frame limit (max_message_size lowered it to 1000 too) whose
+        // message is one byte over.
+        peer.send(false, OP_BINARY, &[0u8; 600]).await;
+        peer.send(true, OP_CONT, &[0u8; 401]).await;
         assert_eq!(peer.expect_frame().await.close_code(), Some(1009));
         let err = next_item(&mut items).await.unwrap().unwrap_err();
         assert!(matches!(err, Error::MessageTooBig { .. }), "{err:?}");
