@@ -32,5 +32,10 @@ pub use error::{CloseCode, Error, Fault, ProtocolError, TimeoutKind};
 pub use extension::{Extension, ExtensionNegotiator};
 pub use message::{CloseReason, Message, Utf8Bytes};
 
+/// The `http` crate, whose types the handshake speaks ([`handshake::HandshakeRequest`],
+/// [`handshake::Accept`] headers, responses), re-exported so that users need no direct
+/// dependency on it.
+pub use http;
+
 /// Re-exported so users of [`Message`] need no direct dependency on `bytes`.
 pub use bytes::{Bytes, BytesMut};

@@ -13,11 +13,13 @@ mod handshake;
 mod split;
 mod stream;
 
-pub use handshake::{Accept, Reject, accept, accept_with, client, client_with, connect};
+pub use handshake::{accept, accept_with, client, client_with, connect};
 pub use split::{ReuniteError, SplitReader, SplitWriter};
 pub use stream::{WebSocketStream, reunite};
-pub use ws_proto::handshake::{ClientOptions, HandshakeError};
+pub use ws_proto::handshake::{
+    Accept, ClientOptions, HandshakeError, HandshakeRequest, Refusal, Reject,
+};
 pub use ws_proto::{
     CloseCode, CloseReason, Compression, Config, Error, Fault, Message, ProtocolError, Role, State,
-    TimeoutKind, Utf8Bytes,
+    TimeoutKind, Utf8Bytes, http,
 };

@@ -48,12 +48,18 @@
 
 mod base64;
 mod client;
+mod negotiate;
 mod parse;
 mod server;
 mod url;
 
 pub use client::{
     ClientAccepted, ClientHandshake, ClientOptions, client_request, client_request_with_key,
+};
+pub use negotiate::{
+    Accept, HandshakeRequest, Negotiated, Refusal, Reject, is_extended_connect, negotiate,
+    negotiate_extended_connect, negotiate_upgrade, validate_extended_connect, validate_upgrade,
+    write_response_head,
 };
 pub use parse::{Request, RequestParser, Response, ResponseParser, parse_extensions};
 pub use server::{
@@ -121,11 +127,16 @@ pub enum HandshakeError {
     TooManyHeaders,
     /// The head, a header value or a URL part is not valid syntax; says which rule failed.
     Malformed(&'static str),
-    /// The request method is not `GET`.
+    /// The request method is not `GET` (HTTP/1.1 upgrade).
     MethodNotGet,
-    /// The request is not HTTP/1.1 (or a later HTTP/1.x).
+    /// The request method of an HTTP/2 or HTTP/3 WebSocket is not `CONNECT` (RFC 8441, RFC 9220).
+    MethodNotConnect,
+    /// An extended CONNECT without `:protocol`, or with another protocol than `websocket`.
+    MissingProtocol,
+    /// The request is not HTTP/1.1 (or a later HTTP/1.x); for an extended CONNECT, not HTTP/2
+    /// or HTTP/3.
     UnsupportedHttpVersion,
-    /// The request has no (or an empty) `Host` header.
+    /// The request has no (or an empty) `Host` header (`:authority` for an extended CONNECT).
     MissingHost,
     /// `Upgrade` is missing or does not list `websocket`.
     MissingUpgrade,
@@ -204,10 +215,16 @@ impl fmt::Display for HandshakeError {
             HandshakeError::MethodNotGet => {
                 f.write_str("the method of a WebSocket upgrade must be GET")
             }
-            HandshakeError::UnsupportedHttpVersion => {
-                f.write_str("a WebSocket upgrade requires HTTP/1.1")
+            HandshakeError::MethodNotConnect => f.write_str(
+                "the method of a WebSocket over HTTP/2 or HTTP/3 must be CONNECT (RFC 8441)",
+            ),
+            HandshakeError::MissingProtocol => {
+                f.write_str("an extended CONNECT must carry `:protocol: websocket`")
             }
-            HandshakeError::MissingHost => f.write_str("missing Host header"),
+            HandshakeError::UnsupportedHttpVersion => f.write_str(
+                "a WebSocket upgrade requires HTTP/1.1 (or CONNECT over HTTP/2 or HTTP/3)",
+            ),
+            HandshakeError::MissingHost => f.write_str("missing Host header (or :authority)"),
             HandshakeError::MissingUpgrade => f.write_str("Upgrade header does not name websocket"),
             HandshakeError::MissingConnectionUpgrade => {
                 f.write_str("Connection header does not contain upgrade")
