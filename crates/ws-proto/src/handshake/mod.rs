@@ -1,15 +1,23 @@
-//! The HTTP/1.1 opening handshake (RFC 6455 section 4), sans-IO.
+//! The opening handshake, sans-IO: RFC 6455 section 4 over HTTP/1.1, and the extended CONNECT
+//! of RFC 8441 (HTTP/2) and RFC 9220 (HTTP/3).
 //!
 //! Nothing here reads or writes a socket or looks at a clock: the caller feeds received bytes
 //! into a parser and writes the bytes this module produces.
 //!
-//! - [`RequestParser`] / [`ResponseParser`] read an HTTP head incrementally from a
-//!   [`BytesMut`](bytes::BytesMut), bounded by [`HandshakeLimits`], and leave whatever follows
-//!   the head (the first WebSocket frames) in the buffer.
-//! - Server: [`accept`] validates a [`Request`] ([`validate_request`]), picks a subprotocol
-//!   ([`select_subprotocol`]), runs the [`ExtensionNegotiator`](crate::extension::ExtensionNegotiator)
-//!   and returns the `101 Switching Protocols` bytes, or a [`Rejection`] holding a complete
-//!   error response. [`reject_response`] builds a refusal of your own (403, ...).
+//! - One negotiation for every HTTP version, over the [`http`] crate's types: a
+//!   [`HandshakeRequest`] (from an `http::Request<()>` or a parsed HTTP/1.1 [`Request`]) goes
+//!   through validation, the application's callback ([`Accept`] / [`Reject`]), subprotocol
+//!   selection and the [`ExtensionNegotiator`](crate::extension::ExtensionNegotiator), and comes
+//!   out as an `http::Response<()>` and what was [`Negotiated`], or a [`Refusal`]. Two thin
+//!   shells frame it: [`negotiate_upgrade`] (HTTP/1.1: `101` + `Sec-WebSocket-Accept`, written
+//!   with [`write_response_head`]) and [`negotiate_extended_connect`] (HTTP/2 and HTTP/3: `200`,
+//!   no key); [`negotiate`] picks one from the request.
+//! - [`RequestParser`] / [`ResponseParser`] read an HTTP/1.1 head incrementally from a
+//!   [`BytesMut`](bytes::BytesMut) (httparse underneath), bounded by [`HandshakeLimits`], and
+//!   leave whatever follows the head (the first WebSocket frames) in the buffer.
+//! - Server, HTTP/1.1 bytes in and out: [`accept`] runs the negotiation on a parsed
+//!   [`Request`] and returns the `101 Switching Protocols` bytes, or a [`Rejection`] holding a
+//!   complete error response. [`reject_response`] builds a refusal of your own (403, ...).
 //! - Client: [`parse_ws_url`] splits a `ws://` / `wss://` URL, [`client_request`] builds the
 //!   upgrade request and a [`ClientHandshake`] that checks the server's [`Response`].
 //!

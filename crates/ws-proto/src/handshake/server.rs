@@ -191,7 +191,8 @@ impl From<HandshakeError> for Rejection {
 /// The negotiator's [`server_accept`](ExtensionNegotiator::server_accept) is called with every
 /// offer of the request (only when there is at least one). A malformed
 /// `Sec-WebSocket-Extensions` header or a negotiation error is rejected with 400; an
-/// [`ExtensionError::Internal`], or an answer that is not a valid header value naming an
+/// [`ExtensionError::Internal`](crate::extension::ExtensionError::Internal), or an answer that
+/// is not a valid header value naming an
 /// offered extension, with 500.
 ///
 /// ```
