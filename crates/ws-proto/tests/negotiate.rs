@@ -395,3 +395,80 @@ fn refusals_become_responses_in_any_framing() {
     assert_eq!(refusal.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(refusal.to_response().body(), "internal server error\n");
 }
+
+/// A head with more headers than an `http::HeaderMap` holds (the limits allow it here) is
+/// refused as too many headers, without a panic.
+#[test]
+fn more_headers_than_a_header_map_holds_is_an_error() {
+    let count = 40_000;
+    let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..count {
+        head.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    let limits = ws_proto::handshake::HandshakeLimits {
+        max_header_bytes: head.len() + 1,
+        max_headers: count,
+    };
+    let mut buf = BytesMut::from(&head[..]);
+    let parsed = RequestParser::new(limits).parse(&mut buf).unwrap().unwrap();
+    assert_eq!(parsed.header_count(), count);
+    assert_eq!(
+        HandshakeRequest::try_from(&parsed).unwrap_err(),
+        HandshakeError::TooManyHeaders
+    );
+}
+
+proptest::proptest! {
+    /// Any head the parser takes, with WebSocket-ish headers in any combination and values
+    /// from a hostile alphabet, goes through both shells (with a negotiator) without a panic,
+    /// and a refusal always becomes a response.
+    #[test]
+    fn both_shells_never_panic(
+        lines in proptest::collection::vec(
+            (
+                proptest::sample::select(vec![
+                    "Host", "Upgrade", "Connection", "Sec-WebSocket-Key",
+                    "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
+                    "Sec-WebSocket-Extensions", "Origin",
+                ]),
+                "[ -~\t]{0,40}",
+            ),
+            0..10,
+        ),
+    ) {
+        let mut head = String::from("GET /p HTTP/1.1\r\n");
+        for (name, value) in &lines {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut buf = BytesMut::from(head.as_bytes());
+        let Ok(Some(parsed)) = RequestParser::default().parse(&mut buf) else {
+            return Ok(());
+        };
+        let Ok(request) = HandshakeRequest::try_from(&parsed) else {
+            return Ok(());
+        };
+        let pick = |req: &HandshakeRequest| {
+            Ok(Accept {
+                subprotocol: req.subprotocols().first().map(|p| p.to_string()),
+                ..Accept::default()
+            })
+        };
+        if let Err(refusal) = negotiate_upgrade(&request, Some(&TestNegotiator), pick) {
+            proptest::prop_assert!(refusal.status().as_u16() >= 400);
+            let _ = refusal.to_http1();
+        }
+        let mut h2 = request.with_protocol("websocket");
+        h2.method = Method::CONNECT;
+        h2.version = Version::HTTP_2;
+        h2.authority = Some("example.com".into());
+        match negotiate_extended_connect(&h2, Some(&TestNegotiator), pick) {
+            Ok((response, _)) => proptest::prop_assert_eq!(response.status(), StatusCode::OK),
+            Err(refusal) => {
+                proptest::prop_assert!(refusal.status().as_u16() >= 400);
+                let _ = refusal.to_response();
+            }
+        }
+    }
+}

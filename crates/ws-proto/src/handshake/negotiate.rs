@@ -160,7 +160,9 @@ impl TryFrom<&Request> for HandshakeRequest {
         };
         let method = Method::from_bytes(req.method().as_bytes())
             .map_err(|_| HandshakeError::Malformed("invalid method"))?;
-        let mut headers = HeaderMap::with_capacity(req.header_count());
+        // `with_capacity` panics past the map's limit (32,768): never trust a count from the
+        // peer with it; `try_append` reports the limit instead.
+        let mut headers = HeaderMap::with_capacity(req.header_count().min(256));
         for (name, value) in req.headers() {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| HandshakeError::Malformed("invalid header name"))?;
