@@ -149,6 +149,13 @@ fn the_request_type_carries_path_authority_headers_and_offers() {
     );
     assert!(negotiate_upgrade(&from_h1, None, accept_all).is_ok());
 
+    // An absolute-form target gives path and authority.
+    let mut head = BytesMut::from(&b"GET ws://a.example:9001/x?y HTTP/1.1\r\nHost: b\r\n\r\n"[..]);
+    let parsed = RequestParser::default().parse(&mut head).unwrap().unwrap();
+    let absolute = HandshakeRequest::try_from(&parsed).unwrap();
+    assert_eq!(absolute.path, "/x?y");
+    assert_eq!(absolute.authority.as_deref(), Some("a.example:9001"));
+
     // HTTP/1.2 is taken as 1.1; versions `http` cannot name are refused.
     let mut head = BytesMut::from(&b"GET / HTTP/1.2\r\nHost: h\r\n\r\n"[..]);
     let parsed = RequestParser::default().parse(&mut head).unwrap().unwrap();

@@ -13,6 +13,7 @@ use axum::routing::any;
 use bytes::{Bytes, BytesMut};
 use tokio::net::{TcpListener, TcpStream};
 use ws_tokio::axum::{WebSocket, WebSocketUpgrade};
+use ws_tokio::{Compression, Config};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -30,7 +31,16 @@ async fn server() -> SocketAddr {
         assert_eq!(upgrade.request().path, "/ws?x=1");
         upgrade.protocols(["a", "b"]).on_upgrade(echo)
     }
-    let app = Router::new().route("/ws", any(handler));
+    /// permessage-deflate in `Dedicated` mode.
+    async fn deflate(upgrade: WebSocketUpgrade) -> Response {
+        let config = Config::builder()
+            .compression(Compression::Dedicated)
+            .build();
+        upgrade.config(config).on_upgrade(echo)
+    }
+    let app = Router::new()
+        .route("/ws", any(handler))
+        .route("/deflate", any(deflate));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -59,10 +69,14 @@ async fn h2_client(addr: SocketAddr) -> h2::client::SendRequest<Bytes> {
 
 /// An extended CONNECT to `/ws?x=1`; `version` is the `Sec-WebSocket-Version` sent, if any.
 fn connect_request(addr: SocketAddr, version: Option<&str>) -> http::Request<()> {
+    connect_to(addr, "/ws?x=1", version)
+}
+
+fn connect_to(addr: SocketAddr, path: &str, version: Option<&str>) -> http::Request<()> {
     let mut builder = http::Request::builder()
         .method(Method::CONNECT)
         .version(Version::HTTP_2)
-        .uri(format!("http://{addr}/ws?x=1"))
+        .uri(format!("http://{addr}{path}"))
         .header("sec-websocket-protocol", "b, a");
     if let Some(version) = version {
         builder = builder.header("sec-websocket-version", version);
@@ -149,6 +163,39 @@ async fn invalid_requests_over_h2_are_refused() {
             .unwrap();
         let (response, _send) = client.send_request(get, true).unwrap();
         assert_eq!(response.await.unwrap().status(), StatusCode::BAD_REQUEST);
+    })
+    .await
+    .expect("timed out");
+}
+
+/// permessage-deflate is negotiated over HTTP/2 as over HTTP/1.1: the same negotiation.
+#[tokio::test]
+async fn permessage_deflate_is_negotiated_over_h2() {
+    tokio::time::timeout(TIMEOUT, async {
+        let addr = server().await;
+        let mut client = h2_client(addr).await;
+        let mut request = connect_to(addr, "/deflate", Some("13"));
+        request.headers_mut().insert(
+            "sec-websocket-extensions",
+            "permessage-deflate; client_max_window_bits"
+                .parse()
+                .unwrap(),
+        );
+        let (response, mut send) = client.send_request(request, false).unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer = response.headers()["sec-websocket-extensions"]
+            .to_str()
+            .unwrap();
+        assert!(answer.starts_with("permessage-deflate"), "{answer}");
+        assert!(!response.headers().contains_key("sec-websocket-protocol"));
+        // The stream carries the WebSocket: a close is answered with a close.
+        let mut body = response.into_body();
+        send.send_data(masked_frame(0x8, &1000u16.to_be_bytes()), false)
+            .unwrap();
+        let mut buf = BytesMut::new();
+        read_exact(&mut body, &mut buf, 4).await;
+        assert_eq!(&buf[..], b"\x88\x02\x03\xe8");
     })
     .await
     .expect("timed out");

@@ -144,7 +144,8 @@ impl From<http::Request<()>> for HandshakeRequest {
 impl TryFrom<&Request> for HandshakeRequest {
     type Error = HandshakeError;
 
-    /// A parsed HTTP/1.x head as a [`HandshakeRequest`]: `authority` is the first `Host`.
+    /// A parsed HTTP/1.x head as a [`HandshakeRequest`]: `authority` is the first `Host`, or
+    /// the authority of an absolute-form target (whose path and query are then `path`).
     /// Fails with [`HandshakeError::UnsupportedHttpVersion`] for a version `http` cannot name
     /// (`HTTP/1.x` with x > 1 counts as HTTP/1.1), [`HandshakeError::Malformed`] for a method,
     /// header name or value `http` refuses, and [`HandshakeError::TooManyHeaders`] past the
@@ -172,11 +173,25 @@ impl TryFrom<&Request> for HandshakeRequest {
                 .try_append(name, value)
                 .map_err(|_| HandshakeError::TooManyHeaders)?;
         }
+        // An absolute-form target (`GET http://host/path HTTP/1.1`) names the authority and
+        // the path itself, and wins over `Host` (RFC 9112 section 3.2.2).
+        let absolute = req
+            .path()
+            .parse::<http::Uri>()
+            .ok()
+            .filter(|uri| uri.scheme().is_some() && uri.authority().is_some());
+        let (path, authority) = match &absolute {
+            Some(uri) => (
+                uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+                uri.authority().map(|a| a.as_str().to_owned()),
+            ),
+            None => (req.path().to_owned(), req.header("host").map(str::to_owned)),
+        };
         Ok(HandshakeRequest {
             method,
             version,
-            path: req.path().to_owned(),
-            authority: req.header("host").map(str::to_owned),
+            path,
+            authority,
             protocol: None,
             headers,
         })
