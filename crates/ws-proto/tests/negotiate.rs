@@ -377,7 +377,7 @@ fn refusals_become_responses_in_any_framing() {
         text.starts_with("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n"),
         "{text}"
     );
-    assert!(text.contains("\r\nwww-authenticate: Bearer\r\n"), "{text}");
+    assert!(text.contains("\r\nWww-Authenticate: Bearer\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\nlog in first\n"), "{text}");
 
     // An invalid request: the error's status, and 426 names the version spoken.

@@ -353,10 +353,17 @@ impl Refusal {
         match self {
             Refusal::Invalid(e) => super::Rejection::from_error(e.clone()).response,
             Refusal::Rejected(r) => {
+                let names: Vec<String> = r.headers.keys().map(|n| title_case(n.as_str())).collect();
                 let headers: Vec<(&str, &str)> = r
                     .headers
-                    .iter()
-                    .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+                    .keys()
+                    .zip(&names)
+                    .flat_map(|(name, title)| {
+                        r.headers
+                            .get_all(name)
+                            .iter()
+                            .filter_map(move |v| Some((title.as_str(), v.to_str().ok()?)))
+                    })
                     .collect();
                 super::reject_response(r.status, &r.reason, &headers)
             }
@@ -690,6 +697,14 @@ pub fn write_response_head<B>(response: &http::Response<B>) -> bytes::Bytes {
     }
     buf.extend_from_slice(b"\r\n");
     buf.freeze()
+}
+
+/// [`put_title_case`] into a `String`.
+fn title_case(name: &str) -> String {
+    let mut buf = bytes::BytesMut::with_capacity(name.len() + 2);
+    put_title_case(&mut buf, name);
+    // Header names are ASCII.
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// `sec-websocket-accept` -> `Sec-WebSocket-Accept`, `set-cookie` -> `Set-Cookie`.
