@@ -1,11 +1,14 @@
 //! The server side of the opening handshake: the incremental request parser on arbitrary bytes
 //! in arbitrary pieces never panics, gives the same result however the bytes are cut, never
-//! scans a byte twice, and what it parses can be validated and answered without panicking.
+//! scans a byte twice, and what it parses can be validated and answered without panicking, by
+//! the HTTP/1.1 shell and (as if its headers had come over HTTP/2) the extended CONNECT shell.
 #![no_main]
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use ws_proto::handshake::{self, AcceptOptions, HandshakeLimits, RequestParser};
+use ws_proto::handshake::{
+    self, Accept, AcceptOptions, HandshakeLimits, HandshakeRequest, RequestParser,
+};
 
 fuzz_target!(|input: (Vec<u8>, u8)| {
     let (data, chunk) = input;
@@ -43,6 +46,18 @@ fuzz_target!(|input: (Vec<u8>, u8)| {
                 },
             );
             let _ = a.extension_offers();
+            if let Ok(mut request) = HandshakeRequest::try_from(a) {
+                request.method = ws_proto::http::Method::CONNECT;
+                request.version = ws_proto::http::Version::HTTP_2;
+                let request = request.with_protocol("websocket");
+                let _ = handshake::negotiate(&request, None, |req| {
+                    Ok(Accept {
+                        subprotocol: req.subprotocols().first().map(|p| p.to_string()),
+                        ..Accept::default()
+                    })
+                })
+                .map_err(|refusal| refusal.to_response());
+            }
         }
         (Err(a), Err(b)) => assert_eq!(a, b),
         (Ok(None), Ok(None)) => {}

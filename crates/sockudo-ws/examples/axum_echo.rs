@@ -3,6 +3,11 @@
 //! all come back intact, then reports its verdict to `/result` (the server prints it).
 //! `tests/browser.rs` loads it in headless Chromium and reads that report.
 //!
+//! The one port speaks HTTP/1.1 and cleartext HTTP/2 with prior knowledge (axum's `http2`
+//! feature): `/ws` takes an HTTP/1.1 upgrade (`GET`, answered 101) and an RFC 8441 extended
+//! CONNECT over HTTP/2 (`:protocol: websocket`, answered 200) alike; `tests/h2_node.rs` drives
+//! the latter with Node's `http2` module.
+//!
 //! ```sh
 //! cargo run --release --example axum_echo --features axum-integration
 //! # then open http://127.0.0.1:9001/ ; port: first argument, else PORT, else 9001
@@ -11,7 +16,7 @@
 use axum::Router;
 use axum::extract::RawQuery;
 use axum::response::{Html, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::serve::ListenerExt;
 use sockudo_ws::axum::{WebSocket, WebSocketUpgrade};
 use sockudo_ws::{Compression, Config};
@@ -84,7 +89,8 @@ ws.onclose = (event) => log("closed: " + event.code);
 pub(crate) fn app(on_result: impl Fn(String) + Clone + Send + Sync + 'static) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/ws", get(ws_handler))
+        // GET (HTTP/1.1 upgrade) and CONNECT (HTTP/2 extended CONNECT).
+        .route("/ws", any(ws_handler))
         .route(
             "/result",
             get(move |RawQuery(query): RawQuery| async move {
@@ -111,13 +117,16 @@ async fn main() -> std::io::Result<()> {
 }
 
 /// Refuses non-WebSocket requests (400, or 426 for another version) through the extractor's
-/// rejection; upgrades the rest.
+/// rejection; upgrades the rest, over HTTP/1.1 or HTTP/2.
 async fn ws_handler(upgrade: WebSocketUpgrade) -> Response {
     // permessage-deflate with one compressor per connection, when the browser offers it.
     let config = Config::builder()
         .compression(Compression::Dedicated)
         .build();
-    upgrade.config(config).on_upgrade(echo)
+    upgrade
+        .config(config)
+        .on_failed_upgrade(|e| eprintln!("upgrade failed: {e}"))
+        .on_upgrade(echo)
 }
 
 async fn echo(mut ws: WebSocket) {

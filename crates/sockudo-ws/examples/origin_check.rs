@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use sockudo_ws::handshake::Request;
+use sockudo_ws::handshake::HandshakeRequest;
 use sockudo_ws::{Accept, Config, Error, Reject, accept_with};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -28,7 +28,7 @@ const ALLOWED_ORIGINS: &[&str] = &["http://localhost:8080", "https://app.example
 
 /// The origin policy: an allowed `Origin`, or none at all (not a browser page); a foreign
 /// `Origin`, or more than one, is refused with 403.
-fn check_origin(request: &Request) -> Result<Accept, Reject> {
+fn check_origin(request: &HandshakeRequest) -> Result<Accept, Reject> {
     let mut origins = request.header_all("origin");
     match (origins.next(), origins.next()) {
         (None, _) => Ok(Accept::default()),

@@ -8,10 +8,11 @@
 pub use ws_proto::{
     Bytes, BytesMut, CloseCode, CloseReason, Compression, Config, ConfigBuilder, ConfigError,
     Connection, Error, Fault, Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes,
-    Utf8Error,
+    Utf8Error, http,
 };
 
-/// The HTTP/1.1 upgrade handshake (sans-IO).
+/// The opening handshake (sans-IO): the HTTP/1.1 upgrade and the extended CONNECT of HTTP/2
+/// and HTTP/3, one negotiation over [`HandshakeRequest`](ws_proto::handshake::HandshakeRequest).
 pub mod handshake {
     pub use ws_proto::handshake::*;
 }
@@ -29,8 +30,8 @@ pub use ws_deflate as deflate;
 
 #[cfg(feature = "tokio-runtime")]
 pub use ws_tokio::{
-    Accept, Reject, ReuniteError, SplitReader, SplitWriter, WebSocketStream, accept, accept_with,
-    client, client_with, connect, reunite,
+    Accept, HandshakeRequest, Reject, ReuniteError, SplitReader, SplitWriter, WebSocketStream,
+    accept, accept_with, client, client_with, connect, reunite,
 };
 
 /// Axum integration: `WebSocketUpgrade`, an extractor upgrading a request to a

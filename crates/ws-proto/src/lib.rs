@@ -1,5 +1,6 @@
 //! The sans-IO core of sockudo-ws: RFC 6455 frames, messages, the close handshake, limits,
-//! the HTTP/1.1 upgrade handshake and the extension hook.
+//! the opening handshake (HTTP/1.1 upgrade, and the extended CONNECT of HTTP/2 and HTTP/3, one
+//! negotiation over [`http`] types) and the extension hook.
 //!
 //! Nothing here does I/O, spawns a task or reads a clock. Bytes and the current time go in;
 //! messages, bytes to write and the next deadline come out, as in `quinn-proto`. Any runtime
@@ -31,6 +32,11 @@ pub use connection::{Connection, Role, State};
 pub use error::{CloseCode, Error, Fault, ProtocolError, TimeoutKind};
 pub use extension::{Extension, ExtensionNegotiator};
 pub use message::{CloseReason, Message, Utf8Bytes, Utf8Error};
+
+/// The `http` crate, whose types the handshake speaks ([`handshake::HandshakeRequest`],
+/// [`handshake::Accept`] headers, responses), re-exported so that users need no direct
+/// dependency on it.
+pub use http;
 
 /// Re-exported so users of [`Message`] need no direct dependency on `bytes`.
 pub use bytes::{Bytes, BytesMut};

@@ -1638,3 +1638,37 @@ fn error_type() {
     }
     assert!(HandshakeError::BadStatus(404).to_string().contains("404"));
 }
+
+/// Details of the head grammar now that httparse reads it: versions it does not know are still
+/// read (and refused later by the version checks), status codes are three digits from 100.
+#[test]
+fn head_grammar_details() {
+    let req = parse_request(b"GET /x HTTP/1.2\r\nHost: h \t\r\n\r\n").unwrap();
+    assert_eq!((req.version(), req.header("host")), ((1, 2), Some("h")));
+    let req = parse_request(b"GET /x HTTP/2\r\nA: 1\r\nB:2\r\n\r\n").unwrap();
+    assert_eq!(req.version(), (2, 0));
+    assert_eq!(req.headers().collect::<Vec<_>>(), [("A", "1"), ("B", "2")]);
+    assert!(matches!(
+        parse_request(b"GET /x HTTP/2\r\nA 1\r\n\r\n"),
+        Err(HandshakeError::Malformed(_))
+    ));
+
+    let resp = parse_response(b"HTTP/1.1 101\r\nUpgrade: websocket\r\n\r\n").unwrap();
+    assert_eq!((resp.status(), resp.reason()), (101, ""));
+    let resp = parse_response(b"HTTP/2 404 Not Here\r\n\r\n").unwrap();
+    assert_eq!(
+        (resp.version(), resp.status(), resp.reason()),
+        ((2, 0), 404, "Not Here")
+    );
+    for bad in [
+        &b"HTTP/1.1 099 Low\r\n\r\n"[..],
+        b"HTTP/2 099 Low\r\n\r\n",
+        b"HTTP/1.1 1010 Long\r\n\r\n",
+        b"HTTP/1.1 10 Short\r\n\r\n",
+    ] {
+        assert!(
+            matches!(parse_response(bad), Err(HandshakeError::Malformed(_))),
+            "{bad:?}"
+        );
+    }
+}

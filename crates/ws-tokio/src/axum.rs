@@ -1,19 +1,28 @@
-//! Axum integration: [`WebSocketUpgrade`], an extractor that upgrades an HTTP/1.1 request to a
-//! [`WebSocketStream`] (feature `axum`).
+//! Axum integration: [`WebSocketUpgrade`], an extractor that upgrades a request to a
+//! [`WebSocketStream`] (feature `axum`), over HTTP/1.1 or HTTP/2.
 //!
-//! The request is checked by `ws-proto`'s handshake code, the same rules as [`accept`](crate::accept)
-//! (RFC 6455 section 4.2.1): method `GET`, HTTP/1.1, a `Host`, `Upgrade: websocket`,
-//! `Connection: upgrade`, a valid `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`. A request
-//! that breaks them is refused by the extractor with a [`WebSocketUpgradeRejection`]: 400, or 426
-//! with `Sec-WebSocket-Version: 13` for another version.
+//! - HTTP/1.1 (RFC 6455): `GET` with `Upgrade: websocket`, answered `101 Switching Protocols`.
+//! - HTTP/2 (RFC 8441): an extended `CONNECT` with `:protocol: websocket`, answered `200`; the
+//!   WebSocket then runs on that one HTTP/2 stream. `axum::serve` announces
+//!   `SETTINGS_ENABLE_CONNECT_PROTOCOL` when axum's `http2` feature is on (cleartext HTTP/2 with
+//!   prior knowledge is served beside HTTP/1.1 on the same port). Route the path for both
+//!   methods, e.g. with [`any`](::axum::routing::any) or `get(handler).connect(handler)`.
+//!
+//! Both run ws-proto's one negotiation ([`negotiate`](ws_proto::handshake::negotiate)) on the
+//! request's own [`http`] types (no re-serialising): the same rules and subprotocol and
+//! extension negotiation as [`accept`](crate::accept). A request that breaks them is refused by
+//! the extractor with a [`WebSocketUpgradeRejection`]: 400, or 426 with
+//! `Sec-WebSocket-Version: 13` for another version.
 //!
 //! ```no_run
-//! use axum::{Router, response::Response, routing::get};
+//! use axum::{Router, response::Response, routing::any};
 //! use ws_tokio::axum::{WebSocket, WebSocketUpgrade};
 //!
 //! async fn ws_handler(upgrade: WebSocketUpgrade) -> Response {
+//!     println!("WebSocket to {} over {:?}", upgrade.request().path, upgrade.request().version);
 //!     upgrade
 //!         .protocols(["chat.v2", "chat"])
+//!         .on_failed_upgrade(|e| eprintln!("upgrade failed: {e}"))
 //!         .on_upgrade(|ws: WebSocket| echo(ws))
 //! }
 //!
@@ -26,7 +35,8 @@
 //! }
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let app = Router::new().route("/ws", get(ws_handler));
+//! // `any`: GET for HTTP/1.1, CONNECT for HTTP/2.
+//! let app = Router::new().route("/ws", any(ws_handler));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
 //! axum::serve(listener, app).await
 //! # }
@@ -35,17 +45,21 @@
 //! # Cancel safety
 //!
 //! Extraction awaits nothing, and [`WebSocketUpgrade::on_upgrade`] is synchronous: it returns the
-//! `101 Switching Protocols` response at once and spawns a task that waits for hyper to hand over
-//! the connection. That happens only after hyper has written the response, so:
+//! `101` (HTTP/1.1) or `200` (HTTP/2) response at once and spawns a task that waits for hyper to
+//! hand over the connection or stream. That happens only after hyper has written the response,
+//! so:
 //!
 //! - Return the response unchanged (middleware may add headers, but must keep the status): if it
-//!   is dropped, replaced or never sent, the upgrade fails and the callback is never called.
+//!   is dropped, replaced or never sent, the upgrade fails, the callback is never called and the
+//!   [`on_failed_upgrade`](WebSocketUpgrade::on_failed_upgrade) hook gets the error.
 //! - The callback runs in its own task: neither dropping the handler's future nor the end of the
 //!   HTTP request cancels it. It owns the stream; it ends when the callback's future completes.
 //! - Inside the callback the stream's methods keep their own guarantees, e.g.
 //!   [`WebSocketStream::recv`] is cancel safe and fits in `tokio::select!`.
 //!
-//! The handshake timeout of [`Config`] does not apply here: hyper reads the request.
+//! The handshake timeout and head limits of [`Config`] do not apply here: hyper reads the
+//! request and bounds it (`max_handshake_header_bytes` and `max_handshake_headers` are for
+//! [`accept`](crate::accept)).
 
 use std::fmt;
 
@@ -53,14 +67,12 @@ use ::axum::body::Body;
 use ::axum::extract::FromRequestParts;
 use ::axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
-use http::header::{self, HeaderName, HeaderValue};
+use http::StatusCode;
+use http::header::{self, HeaderValue};
 use http::request::Parts;
-use http::{StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use ws_proto::extension::ExtensionNegotiator;
-use ws_proto::handshake::{
-    self, AcceptOptions, HandshakeError, HandshakeLimits, Request, RequestParser, ResponseParser,
-};
+use ws_proto::handshake::{self, Accept, HandshakeError, HandshakeRequest, Negotiated, Refusal};
 use ws_proto::{Config, Role};
 
 use crate::WebSocketStream;
@@ -69,38 +81,30 @@ pub use hyper::upgrade::Upgraded;
 pub use hyper_util::rt::TokioIo;
 
 /// The stream [`WebSocketUpgrade::on_upgrade`] hands to its callback: a [`WebSocketStream`] over
-/// the connection hyper upgraded.
+/// the connection (HTTP/1.1) or stream (HTTP/2) hyper upgraded.
 pub type WebSocket = WebSocketStream<TokioIo<Upgraded>>;
 
-/// The request headers ws-proto's validation and negotiation read. Only these are handed to it:
-/// the others (cookies, ...) are none of its business and may hold bytes its parser refuses.
-const UPGRADE_HEADERS: [HeaderName; 7] = [
-    header::HOST,
-    header::UPGRADE,
-    header::CONNECTION,
-    header::SEC_WEBSOCKET_KEY,
-    header::SEC_WEBSOCKET_VERSION,
-    header::SEC_WEBSOCKET_PROTOCOL,
-    header::SEC_WEBSOCKET_EXTENSIONS,
-];
+/// What [`WebSocketUpgrade::on_failed_upgrade`] runs.
+type FailedUpgrade = Box<dyn FnOnce(hyper::Error) + Send + 'static>;
 
-/// Extractor that upgrades an HTTP/1.1 request to a WebSocket.
+/// Extractor that upgrades an HTTP/1.1 request or an HTTP/2 extended CONNECT to a WebSocket.
 ///
 /// Extraction validates the request (see the [module docs](self)) and takes hyper's upgrade
-/// handle from the request's extensions; configure with [`config`](Self::config) and
-/// [`protocols`](Self::protocols), then finish with [`on_upgrade`](Self::on_upgrade), whose
-/// response the handler must return.
-///
-/// Only HTTP/1.1 upgrades are handled; a WebSocket over HTTP/2 (RFC 8441, `CONNECT`) is refused
-/// with 400.
+/// handle from the request's extensions; configure with [`config`](Self::config),
+/// [`protocols`](Self::protocols), [`extension_negotiator`](Self::extension_negotiator) and
+/// [`on_failed_upgrade`](Self::on_failed_upgrade), then finish with
+/// [`on_upgrade`](Self::on_upgrade), whose response the handler must return.
 #[must_use = "to set up the WebSocket connection, call `on_upgrade` and return its response"]
 pub struct WebSocketUpgrade {
-    /// ws-proto's view of the upgrade headers, already validated.
-    request: Request,
+    /// The request, already validated for its shell (upgrade or extended CONNECT).
+    request: HandshakeRequest,
     on_upgrade: OnUpgrade,
     config: Config,
     /// The subprotocol [`protocols`](Self::protocols) selected.
     protocol: Option<String>,
+    /// Replaces the negotiator `config.compression` implies.
+    negotiator: Option<Box<dyn ExtensionNegotiator>>,
+    on_failed_upgrade: Option<FailedUpgrade>,
 }
 
 impl fmt::Debug for WebSocketUpgrade {
@@ -109,18 +113,45 @@ impl fmt::Debug for WebSocketUpgrade {
             .field("request", &self.request)
             .field("config", &self.config)
             .field("protocol", &self.protocol)
+            .field("negotiator", &self.negotiator)
             .finish_non_exhaustive()
     }
 }
 
 impl WebSocketUpgrade {
+    /// The request: path, authority, headers, offered subprotocols and extensions, the same
+    /// [`HandshakeRequest`] as [`accept_with`](crate::accept_with) callbacks see.
+    pub fn request(&self) -> &HandshakeRequest {
+        &self.request
+    }
+
     /// Use `config` for the connection (limits, timers, buffer sizes). Default:
     /// [`Config::default`].
     ///
     /// When `config.compression` is enabled, permessage-deflate is negotiated in that mode
-    /// (feature `deflate`, on by default), as by [`accept`](crate::accept).
+    /// (feature `deflate`, on by default), as by [`accept`](crate::accept); for other deflate
+    /// parameters see [`extension_negotiator`](Self::extension_negotiator).
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Negotiate extensions with `negotiator` instead of the one `config.compression` implies,
+    /// e.g. a `ws_deflate::DeflateNegotiator` with a tuned `DeflateConfig` (level, window bits,
+    /// context takeover).
+    ///
+    /// ```
+    /// # #[cfg(feature = "deflate")]
+    /// # fn f(upgrade: ws_tokio::axum::WebSocketUpgrade) {
+    /// use ws_deflate::{DeflateConfig, DeflateNegotiator};
+    /// use ws_tokio::Compression;
+    ///
+    /// let deflate = DeflateConfig::new(Compression::Dedicated).level(1).peer_no_context_takeover(true);
+    /// let upgrade = upgrade.extension_negotiator(DeflateNegotiator::with_config(deflate));
+    /// # drop(upgrade); }
+    /// ```
+    pub fn extension_negotiator(mut self, negotiator: impl ExtensionNegotiator + 'static) -> Self {
+        self.negotiator = Some(Box::new(negotiator));
         self
     }
 
@@ -160,14 +191,28 @@ impl WebSocketUpgrade {
         self.request.subprotocols()
     }
 
-    /// Finish the handshake: returns the `101 Switching Protocols` response (with
-    /// `Sec-WebSocket-Accept`, the selected subprotocol, and a `Sec-WebSocket-Extensions` answer
-    /// only for an extension the client offered and the server accepted) and, once hyper has
-    /// sent it and handed over the connection, calls `callback` with the stream in a new task.
+    /// Runs `callback` with hyper's error when the upgrade fails after the response was
+    /// returned: the client went away first, or the response was dropped or replaced. Without
+    /// it such a failure is silent (the [`on_upgrade`](Self::on_upgrade) callback is simply
+    /// never called). Runs in the task `on_upgrade` spawns.
+    pub fn on_failed_upgrade<C>(mut self, callback: C) -> Self
+    where
+        C: FnOnce(hyper::Error) + Send + 'static,
+    {
+        self.on_failed_upgrade = Some(Box::new(callback));
+        self
+    }
+
+    /// Finish the handshake: returns the response (`101 Switching Protocols` with
+    /// `Sec-WebSocket-Accept` over HTTP/1.1, `200` over HTTP/2; with the selected subprotocol,
+    /// and a `Sec-WebSocket-Extensions` answer only for an extension the client offered and the
+    /// server accepted) and, once hyper has sent it and handed over the connection, calls
+    /// `callback` with the stream in a new task.
     ///
     /// If extension negotiation refuses the client's offers the response is that refusal (400)
     /// and `callback` is never called; so too when the upgrade fails (the client went away, or
-    /// the response was not returned). See the [module docs](self#cancel-safety).
+    /// the response was not returned: see [`on_failed_upgrade`](Self::on_failed_upgrade) and
+    /// the [module docs](self#cancel-safety)).
     ///
     /// # Panics
     ///
@@ -178,32 +223,45 @@ impl WebSocketUpgrade {
         F: FnOnce(WebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let negotiator = extension_negotiator(&self.config);
-        let subprotocols: Vec<&str> = self.protocol.as_deref().into_iter().collect();
-        let options = AcceptOptions {
-            subprotocols: &subprotocols,
-            negotiator: negotiator.as_deref(),
-            extra_headers: &[],
+        let negotiator = match self.negotiator {
+            Some(negotiator) => Some(negotiator),
+            None => crate::handshake::extension_negotiator(&self.config),
         };
-        let accepted = match handshake::accept(&self.request, &options) {
+        let protocol = self.protocol;
+        let outcome = handshake::negotiate(&self.request, negotiator.as_deref(), |_| {
+            Ok(Accept {
+                subprotocol: protocol,
+                ..Accept::default()
+            })
+        });
+        let (
+            response,
+            Negotiated {
+                subprotocol,
+                extension,
+                ..
+            },
+        ) = match outcome {
             Ok(accepted) => accepted,
-            Err(rejection) => {
-                return WebSocketUpgradeRejection::Handshake(rejection.error).into_response();
+            Err(Refusal::Invalid(e)) => {
+                return WebSocketUpgradeRejection::Handshake(e).into_response();
             }
-        };
-        let response = match switching_protocols(&accepted.response) {
-            Ok(response) => response,
-            Err(e) => return WebSocketUpgradeRejection::Handshake(e).into_response(),
+            Err(refusal) => return refusal.to_response().map(Body::from),
         };
 
         let on_upgrade = self.on_upgrade;
+        let on_failed_upgrade = self.on_failed_upgrade;
         let config = self.config;
-        let extension = accepted.extension;
-        let subprotocol = accepted.subprotocol;
         tokio::spawn(async move {
-            // An error means the connection was never upgraded: nothing to hand over.
-            let Ok(upgraded) = on_upgrade.await else {
-                return;
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                // Never upgraded: nothing to hand over.
+                Err(e) => {
+                    if let Some(hook) = on_failed_upgrade {
+                        hook(e);
+                    }
+                    return;
+                }
             };
             // hyper's `Upgraded` replays whatever it read past the request head, so nothing
             // is read ahead here.
@@ -217,7 +275,7 @@ impl WebSocketUpgrade {
             ws.set_subprotocol(subprotocol);
             callback(ws).await;
         });
-        response
+        response.map(|()| Body::empty())
     }
 }
 
@@ -228,8 +286,13 @@ where
     type Rejection = WebSocketUpgradeRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let request = upgrade_request(parts).map_err(WebSocketUpgradeRejection::Handshake)?;
-        handshake::validate_request(&request).map_err(WebSocketUpgradeRejection::Handshake)?;
+        let request = handshake_request(parts);
+        let valid = if handshake::is_extended_connect(&request) {
+            handshake::validate_extended_connect(&request)
+        } else {
+            handshake::validate_upgrade(&request).map(drop)
+        };
+        valid.map_err(WebSocketUpgradeRejection::Handshake)?;
         let on_upgrade = parts
             .extensions
             .remove::<OnUpgrade>()
@@ -239,74 +302,25 @@ where
             on_upgrade,
             config: Config::default(),
             protocol: None,
+            negotiator: None,
+            on_failed_upgrade: None,
         })
     }
 }
 
-/// The extension negotiator for `config`: permessage-deflate from `config.compression`, the
-/// same as [`accept`](crate::accept) uses.
-fn extension_negotiator(config: &Config) -> Option<Box<dyn ExtensionNegotiator>> {
-    crate::handshake::extension_negotiator(config)
-}
-
-/// Builds ws-proto's [`Request`] from the method, version and WebSocket headers of `parts`, so
-/// that the checks and the negotiation are exactly those of [`accept`](crate::accept).
-///
-/// The head is written out and read back by ws-proto's parser (a few hundred bytes, once per
-/// handshake). Values keep their order within each header name. The target is written as `/`:
-/// nothing here depends on it.
-fn upgrade_request(parts: &Parts) -> Result<Request, HandshakeError> {
-    let version: &[u8] = match parts.version {
-        Version::HTTP_09 => b"HTTP/0.9",
-        Version::HTTP_10 => b"HTTP/1.0",
-        Version::HTTP_11 => b"HTTP/1.1",
-        Version::HTTP_2 => b"HTTP/2.0",
-        _ => b"HTTP/3.0",
-    };
-    let mut head = BytesMut::with_capacity(256);
-    head.extend_from_slice(parts.method.as_str().as_bytes());
-    head.extend_from_slice(b" / ");
-    head.extend_from_slice(version);
-    head.extend_from_slice(b"\r\n");
-    for name in &UPGRADE_HEADERS {
-        for value in parts.headers.get_all(name) {
-            let value = value.as_bytes();
-            // `HeaderValue` admits no CR or LF unless built unchecked; such a value must not
-            // end its line early here.
-            if value.iter().any(|&b| b == b'\r' || b == b'\n') {
-                return Err(HandshakeError::Malformed(
-                    "control character in a header value",
-                ));
-            }
-            head.extend_from_slice(name.as_str().as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(value);
-            head.extend_from_slice(b"\r\n");
-        }
+/// ws-proto's request from axum's: method, version, URI, headers, and the `:protocol` that
+/// hyper keeps in the extensions of an HTTP/2 extended CONNECT.
+fn handshake_request(parts: &Parts) -> HandshakeRequest {
+    let mut request = http::Request::new(());
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.version_mut() = parts.version;
+    *request.headers_mut() = parts.headers.clone();
+    let request = HandshakeRequest::from(request);
+    match parts.extensions.get::<hyper::ext::Protocol>() {
+        Some(protocol) => request.with_protocol(protocol.as_str()),
+        None => request,
     }
-    head.extend_from_slice(b"\r\n");
-    RequestParser::new(HandshakeLimits::default())
-        .parse(&mut head)?
-        .ok_or(HandshakeError::Malformed("incomplete head"))
-}
-
-/// The `101 Switching Protocols` head that ws-proto built, as an axum [`Response`].
-fn switching_protocols(head: &[u8]) -> Result<Response, HandshakeError> {
-    const INVALID: HandshakeError =
-        HandshakeError::InvalidInput("ws-proto built an unusable 101 response");
-    let parsed = ResponseParser::default()
-        .parse(&mut BytesMut::from(head))?
-        .ok_or(INVALID)?;
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.reserve(parsed.header_count());
-    for (name, value) in parsed.headers() {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| INVALID)?;
-        let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| INVALID)?;
-        headers.append(name, value);
-    }
-    Ok(response)
 }
 
 /// Why [`WebSocketUpgrade`] refused a request. As a response (via [`IntoResponse`]) it carries
@@ -314,10 +328,9 @@ fn switching_protocols(head: &[u8]) -> Result<Response, HandshakeError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WebSocketUpgradeRejection {
-    /// The request is not a valid WebSocket upgrade, or its extension offers were refused. The
-    /// status is [`HandshakeError::http_status`]: 400, 426 (another `Sec-WebSocket-Version`,
-    /// answered with `Sec-WebSocket-Version: 13`) or 431 (too many or too large WebSocket
-    /// headers).
+    /// The request is not a valid WebSocket upgrade (HTTP/1.1) or extended CONNECT (HTTP/2),
+    /// or its extension offers were refused. The status is [`HandshakeError::http_status`]: 400,
+    /// or 426 (another `Sec-WebSocket-Version`, answered with `Sec-WebSocket-Version: 13`).
     Handshake(HandshakeError),
     /// The request is a valid upgrade, but the connection cannot be upgraded: hyper left no
     /// upgrade handle in the request's extensions (the request did not come through
@@ -384,7 +397,8 @@ impl IntoResponse for WebSocketUpgradeRejection {
         );
         if status == StatusCode::UPGRADE_REQUIRED {
             // RFC 6455 section 4.4: name the version we speak. RFC 9110 section 15.5.22: a 426
-            // names the protocol to upgrade to, and `Upgrade` is listed in `Connection`.
+            // names the protocol to upgrade to, and `Upgrade` is listed in `Connection` (hyper
+            // leaves these two out of an HTTP/2 response, where they have no meaning).
             headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(

@@ -10,40 +10,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use ws_proto::extension::ExtensionNegotiator;
 use ws_proto::handshake::{
-    self, AcceptOptions, ClientOptions, HandshakeLimits, Request, RequestParser, ResponseParser,
+    self, Accept, ClientOptions, HandshakeLimits, HandshakeRequest, Refusal, Reject, RequestParser,
+    ResponseParser,
 };
 use ws_proto::{Config, Error, Role, TimeoutKind};
 
 use crate::WebSocketStream;
-
-/// What an [`accept_with`] callback decides about a request.
-#[derive(Clone, Debug, Default)]
-pub struct Accept {
-    /// The subprotocol to select. Only one the client offered is selected; any other is not
-    /// sent, and the connection then has no subprotocol.
-    pub subprotocol: Option<String>,
-    /// Extra response headers.
-    pub headers: Vec<(String, String)>,
-}
-
-/// An [`accept_with`] callback's refusal: the status and reason sent back to the client.
-#[derive(Clone, Debug)]
-pub struct Reject {
-    /// HTTP status, e.g. 403 or 404.
-    pub status: u16,
-    /// Text of the response body.
-    pub reason: String,
-}
-
-impl Reject {
-    /// A refusal with this status and reason.
-    pub fn new(status: u16, reason: impl Into<String>) -> Self {
-        Reject {
-            status,
-            reason: reason.into(),
-        }
-    }
-}
 
 /// The extension negotiator for `config`: permessage-deflate in `config.compression`'s mode
 /// (feature `deflate`, on by default), or none when compression is disabled.
@@ -96,14 +68,20 @@ where
     accept_with(stream, config, |_| Ok(Accept::default())).await
 }
 
-/// [`accept`] with a callback that sees the request (path, headers, offered subprotocols) and
-/// accepts it, choosing a subprotocol and extra headers, or refuses it with a status.
+/// [`accept`] with a callback that sees the request (a [`HandshakeRequest`]: path, authority,
+/// headers, offered subprotocols and extensions) and accepts it, choosing a subprotocol and
+/// extra headers, or refuses it with a status.
+///
+/// The request is validated first (RFC 6455 section 4.2.1): the callback only sees valid
+/// WebSocket upgrades; the others are answered 400, 426 or 431 without calling it. The
+/// negotiation is ws-proto's [`negotiate_upgrade`](handshake::negotiate_upgrade), the same the
+/// axum extractor and the HTTP/2 and HTTP/3 transports run.
 ///
 /// ```no_run
 /// use ws_tokio::{Accept, Config, Reject, accept_with};
 /// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_proto::Error> {
 /// let ws = accept_with(tcp, Config::default(), |req| {
-///     if req.path() != "/chat" {
+///     if req.path != "/chat" {
 ///         return Err(Reject::new(404, "no such endpoint"));
 ///     }
 ///     let chosen = req.subprotocols().contains(&"chat.v1").then(|| "chat.v1".to_string());
@@ -149,7 +127,7 @@ pub async fn accept_with<S, F>(
 ) -> Result<WebSocketStream<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&Request) -> Result<Accept, Reject>,
+    F: FnOnce(&HandshakeRequest) -> Result<Accept, Reject>,
 {
     let cfg = config.clone();
     with_timeout(&cfg, async move {
@@ -174,47 +152,35 @@ where
             }
         };
 
-        let decision = callback(&request);
-        let accepted = match decision {
-            Ok(accept) => {
-                let protocols: Vec<&str> = accept.subprotocol.as_deref().into_iter().collect();
-                let headers: Vec<(&str, &str)> = accept
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                let negotiator = extension_negotiator(&config);
-                let options = AcceptOptions {
-                    subprotocols: &protocols,
-                    negotiator: negotiator.as_deref(),
-                    extra_headers: &headers,
-                };
-                match handshake::accept(&request, &options) {
-                    Ok(accepted) => accepted,
-                    Err(rejection) => {
-                        let _ = stream.write_all(&rejection.response).await;
-                        let _ = stream.shutdown().await;
-                        return Err(Error::Handshake(rejection.error));
-                    }
-                }
-            }
-            Err(reject) => {
-                let response = handshake::reject_response(reject.status, &reject.reason, &[]);
-                let _ = stream.write_all(&response).await;
+        let negotiator = extension_negotiator(&config);
+        let outcome = HandshakeRequest::try_from(&request)
+            .map_err(Refusal::Invalid)
+            .and_then(|request| {
+                handshake::negotiate_upgrade(&request, negotiator.as_deref(), callback)
+            });
+        let (response, negotiated) = match outcome {
+            Ok(accepted) => accepted,
+            Err(refusal) => {
+                let _ = stream.write_all(&refusal.to_http1()).await;
                 let _ = stream.shutdown().await;
-                return Err(Error::Refused(reject.status));
+                return Err(match &refusal {
+                    Refusal::Rejected(reject) => Error::Refused(reject.status),
+                    Refusal::Invalid(e) => Error::Handshake(e.clone()),
+                    _ => Error::Refused(refusal.status().as_u16()),
+                });
             }
         };
-        stream.write_all(&accepted.response).await?;
+        stream
+            .write_all(&handshake::write_response_head(&response))
+            .await?;
         stream.flush().await?;
         let mut ws =
-            WebSocketStream::from_parts(stream, Role::Server, config, buf, accepted.extension);
-        ws.set_subprotocol(accepted.subprotocol);
+            WebSocketStream::from_parts(stream, Role::Server, config, buf, negotiated.extension);
+        ws.set_subprotocol(negotiated.subprotocol);
         Ok(ws)
     })
     .await
 }
-
 /// Connect to `url` (`ws://host[:port]/path`) over TCP and run the client handshake.
 ///
 /// When `config.compression` is enabled, permessage-deflate is offered (see [`client_with`]).

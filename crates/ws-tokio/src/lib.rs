@@ -15,11 +15,13 @@ mod handshake;
 mod split;
 mod stream;
 
-pub use handshake::{Accept, Reject, accept, accept_with, client, client_with, connect};
+pub use handshake::{accept, accept_with, client, client_with, connect};
 pub use split::{ReuniteError, SplitReader, SplitWriter};
 pub use stream::{WebSocketStream, reunite};
-pub use ws_proto::handshake::{ClientOptions, HandshakeError};
+pub use ws_proto::handshake::{
+    Accept, ClientOptions, HandshakeError, HandshakeRequest, Refusal, Reject,
+};
 pub use ws_proto::{
     CloseCode, CloseReason, Compression, Config, ConfigError, Error, Fault, Message, ProtocolError,
-    Role, State, TimeoutKind, Utf8Bytes, Utf8Error,
+    Role, State, TimeoutKind, Utf8Bytes, Utf8Error, http,
 };

@@ -243,6 +243,69 @@ async fn rejections_name_the_cause() {
     }
 }
 
+/// A CONNECT over HTTP/2 is validated as an extended CONNECT (RFC 8441): `:protocol` (which
+/// hyper keeps in the extensions) must be `websocket`.
+#[tokio::test]
+async fn extended_connect_is_validated_by_its_own_rules() {
+    fn h2_connect(p: &mut http::request::Parts) {
+        p.method = http::Method::CONNECT;
+        p.version = http::Version::HTTP_2;
+        p.uri = "http://example.com/ws".parse().unwrap();
+        p.headers.clear();
+        p.headers
+            .insert("sec-websocket-version", "13".parse().unwrap());
+    }
+    let rejection = extract(|p| {
+        h2_connect(p);
+        p.extensions
+            .insert(hyper::ext::Protocol::from_static("websocket"));
+    })
+    .await
+    .unwrap_err();
+    // Valid: only the upgrade handle is missing.
+    assert_eq!(
+        rejection,
+        WebSocketUpgradeRejection::ConnectionNotUpgradable
+    );
+    let rejection = extract(h2_connect).await.unwrap_err();
+    assert_eq!(
+        rejection,
+        WebSocketUpgradeRejection::Handshake(HandshakeError::MissingProtocol)
+    );
+    assert_eq!(rejection.status(), StatusCode::BAD_REQUEST);
+}
+
+/// When hyper cannot hand over the connection, `on_failed_upgrade` gets its error and the
+/// `on_upgrade` callback never runs.
+#[tokio::test]
+async fn a_failed_upgrade_reaches_the_hook() {
+    let mut request = http::Request::get("/ws")
+        .header("host", "example.com")
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    // A handle that no server will ever fulfil: it fails at once.
+    let handle = hyper::upgrade::on(&mut request);
+    request.extensions_mut().insert(handle);
+    let (mut parts, ()) = request.into_parts();
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+        .await
+        .unwrap();
+    assert_eq!(upgrade.request().path, "/ws");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let response = upgrade
+        .on_failed_upgrade(move |e| {
+            let _ = tx.send(e.to_string());
+        })
+        .on_upgrade(|_| async { panic!("never upgraded") });
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let error = tokio::time::timeout(TIMEOUT, rx).await.unwrap().unwrap();
+    assert!(!error.is_empty());
+}
+
 #[tokio::test]
 async fn rejection_response_426_names_version_13() {
     let response =

@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use ws_proto::TimeoutKind;
 use ws_proto::handshake::{ClientOptions, HandshakeError};
+use ws_proto::http::{HeaderName, HeaderValue};
 use ws_tokio::{Accept, Config, Error, Fault, Message, Reject};
 
 /// Reads everything until the server closes the connection.
@@ -37,7 +38,7 @@ fn refusing_server(listener: TcpListener) -> tokio::task::JoinHandle<Error> {
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let result = ws_tokio::accept_with(tcp, Config::default(), |req| {
-            assert_eq!(req.path(), "/private?x=1");
+            assert_eq!(req.path, "/private?x=1");
             Err(Reject::new(403, "members only"))
         })
         .await;
@@ -92,7 +93,7 @@ const ALLOWED_ORIGIN: &str = "https://app.example.com";
 /// The `Origin` policy of the `origin_check` example (sockudo-ws): browsers do not apply the
 /// same-origin policy to WebSockets, so the callback refuses a foreign `Origin` (or several)
 /// with 403; a request without one is not from a browser page and passes.
-fn origin_policy(req: &ws_proto::handshake::Request) -> Result<Accept, Reject> {
+fn origin_policy(req: &ws_proto::handshake::HandshakeRequest) -> Result<Accept, Reject> {
     let mut origins = req.header_all("origin");
     match (origins.next(), origins.next()) {
         (None, _) => Ok(Accept::default()),
@@ -214,10 +215,10 @@ async fn subprotocol_selection_is_seen_by_the_client() {
             let ws = ws_tokio::accept_with(tcp, Config::default(), |req| {
                 assert_eq!(req.subprotocols(), ["chat.v2", "chat.v1"]);
                 assert_eq!(req.header("x-token"), Some("secret"));
-                Ok(Accept {
-                    subprotocol: Some("chat.v1".into()),
-                    headers: vec![("X-Server".into(), "sockudo".into())],
-                })
+                Ok(Accept::subprotocol("chat.v1").with_header(
+                    HeaderName::from_static("x-server"),
+                    HeaderValue::from_static("sockudo"),
+                ))
             })
             .await
             .unwrap();
@@ -266,8 +267,12 @@ async fn subprotocol_and_extra_headers_on_the_wire() {
                         .then(|| "mqtt".to_string());
                     Ok(Accept {
                         subprotocol: chosen,
-                        headers: vec![("X-Server".into(), "sockudo".into())],
-                    })
+                        ..Accept::default()
+                    }
+                    .with_header(
+                        HeaderName::from_static("x-server"),
+                        HeaderValue::from_static("sockudo"),
+                    ))
                 })
                 .await
                 .unwrap();

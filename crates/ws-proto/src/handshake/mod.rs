@@ -1,15 +1,23 @@
-//! The HTTP/1.1 opening handshake (RFC 6455 section 4), sans-IO.
+//! The opening handshake, sans-IO: RFC 6455 section 4 over HTTP/1.1, and the extended CONNECT
+//! of RFC 8441 (HTTP/2) and RFC 9220 (HTTP/3).
 //!
 //! Nothing here reads or writes a socket or looks at a clock: the caller feeds received bytes
 //! into a parser and writes the bytes this module produces.
 //!
-//! - [`RequestParser`] / [`ResponseParser`] read an HTTP head incrementally from a
-//!   [`BytesMut`](bytes::BytesMut), bounded by [`HandshakeLimits`], and leave whatever follows
-//!   the head (the first WebSocket frames) in the buffer.
-//! - Server: [`accept`] validates a [`Request`] ([`validate_request`]), picks a subprotocol
-//!   ([`select_subprotocol`]), runs the [`ExtensionNegotiator`](crate::extension::ExtensionNegotiator)
-//!   and returns the `101 Switching Protocols` bytes, or a [`Rejection`] holding a complete
-//!   error response. [`reject_response`] builds a refusal of your own (403, ...).
+//! - One negotiation for every HTTP version, over the [`http`] crate's types: a
+//!   [`HandshakeRequest`] (from an `http::Request<()>` or a parsed HTTP/1.1 [`Request`]) goes
+//!   through validation, the application's callback ([`Accept`] / [`Reject`]), subprotocol
+//!   selection and the [`ExtensionNegotiator`](crate::extension::ExtensionNegotiator), and comes
+//!   out as an `http::Response<()>` and what was [`Negotiated`], or a [`Refusal`]. Two thin
+//!   shells frame it: [`negotiate_upgrade`] (HTTP/1.1: `101` + `Sec-WebSocket-Accept`, written
+//!   with [`write_response_head`]) and [`negotiate_extended_connect`] (HTTP/2 and HTTP/3: `200`,
+//!   no key); [`negotiate`] picks one from the request.
+//! - [`RequestParser`] / [`ResponseParser`] read an HTTP/1.1 head incrementally from a
+//!   [`BytesMut`](bytes::BytesMut) (httparse underneath), bounded by [`HandshakeLimits`], and
+//!   leave whatever follows the head (the first WebSocket frames) in the buffer.
+//! - Server, HTTP/1.1 bytes in and out: [`accept`] runs the negotiation on a parsed
+//!   [`Request`] and returns the `101 Switching Protocols` bytes, or a [`Rejection`] holding a
+//!   complete error response. [`reject_response`] builds a refusal of your own (403, ...).
 //! - Client: [`parse_ws_url`] splits a `ws://` / `wss://` URL, [`client_request`] builds the
 //!   upgrade request and a [`ClientHandshake`] that checks the server's [`Response`].
 //!
@@ -48,12 +56,18 @@
 
 mod base64;
 mod client;
+mod negotiate;
 mod parse;
 mod server;
 mod url;
 
 pub use client::{
     ClientAccepted, ClientHandshake, ClientOptions, client_request, client_request_with_key,
+};
+pub use negotiate::{
+    Accept, HandshakeRequest, Negotiated, Refusal, Reject, is_extended_connect, negotiate,
+    negotiate_extended_connect, negotiate_upgrade, validate_extended_connect, validate_upgrade,
+    write_response_head,
 };
 pub use parse::{Request, RequestParser, Response, ResponseParser, parse_extensions};
 pub use server::{
@@ -121,11 +135,16 @@ pub enum HandshakeError {
     TooManyHeaders,
     /// The head, a header value or a URL part is not valid syntax; says which rule failed.
     Malformed(&'static str),
-    /// The request method is not `GET`.
+    /// The request method is not `GET` (HTTP/1.1 upgrade).
     MethodNotGet,
-    /// The request is not HTTP/1.1 (or a later HTTP/1.x).
+    /// The request method of an HTTP/2 or HTTP/3 WebSocket is not `CONNECT` (RFC 8441, RFC 9220).
+    MethodNotConnect,
+    /// An extended CONNECT without `:protocol`, or with another protocol than `websocket`.
+    MissingProtocol,
+    /// The request is not HTTP/1.1 (or a later HTTP/1.x); for an extended CONNECT, not HTTP/2
+    /// or HTTP/3.
     UnsupportedHttpVersion,
-    /// The request has no (or an empty) `Host` header.
+    /// The request has no (or an empty) `Host` header (`:authority` for an extended CONNECT).
     MissingHost,
     /// `Upgrade` is missing or does not list `websocket`.
     MissingUpgrade,
@@ -204,10 +223,16 @@ impl fmt::Display for HandshakeError {
             HandshakeError::MethodNotGet => {
                 f.write_str("the method of a WebSocket upgrade must be GET")
             }
-            HandshakeError::UnsupportedHttpVersion => {
-                f.write_str("a WebSocket upgrade requires HTTP/1.1")
+            HandshakeError::MethodNotConnect => f.write_str(
+                "the method of a WebSocket over HTTP/2 or HTTP/3 must be CONNECT (RFC 8441)",
+            ),
+            HandshakeError::MissingProtocol => {
+                f.write_str("an extended CONNECT must carry `:protocol: websocket`")
             }
-            HandshakeError::MissingHost => f.write_str("missing Host header"),
+            HandshakeError::UnsupportedHttpVersion => f.write_str(
+                "a WebSocket upgrade requires HTTP/1.1 (or CONNECT over HTTP/2 or HTTP/3)",
+            ),
+            HandshakeError::MissingHost => f.write_str("missing Host header (or :authority)"),
             HandshakeError::MissingUpgrade => f.write_str("Upgrade header does not name websocket"),
             HandshakeError::MissingConnectionUpgrade => {
                 f.write_str("Connection header does not contain upgrade")

@@ -1,6 +1,17 @@
 //! Incremental HTTP/1.1 head parsing for requests and responses, and the header-value
 //! grammars the handshake needs (comma lists, `Sec-WebSocket-Extensions`).
 //!
+//! Two stages:
+//! - A scanner finds the end of the head across calls, never looking at a byte twice, and
+//!   enforces [`HandshakeLimits`] and the line rules below as the bytes arrive (so a TLS hello
+//!   or a slow-loris head fails early).
+//! - The complete head is parsed once by [`httparse`]: start line, header names (tokens, no
+//!   whitespace before the colon, no obs-fold) and values. httparse reads only `HTTP/1.0` and
+//!   `HTTP/1.1`; a start line naming another well-formed version (`HTTP/1.2`, `HTTP/2`, ...)
+//!   is read here and its headers by httparse, so that the version check can refuse it with
+//!   the right error ([`HandshakeError::UnsupportedHttpVersion`],
+//!   [`HandshakeError::BadResponseVersion`]) rather than as malformed.
+//!
 //! Syntax rules (RFC 9112), applied strictly:
 //! - Lines end with CRLF. A bare LF, or a CR not followed by LF, is rejected (no
 //!   tolerance: a WebSocket peer has no excuse, and accepting it invites request-smuggling
@@ -114,29 +125,38 @@ struct Head {
 }
 
 impl Head {
-    /// Parses a complete head (ending in CRLF CRLF, as found by the scanner).
-    fn parse(bytes: &[u8], header_count: usize) -> Result<Head, HandshakeError> {
+    /// Checks a complete head (as found by the scanner) and makes it the head's text; `lines`
+    /// is where httparse found the headers, as `(name, value)` slices of `bytes`.
+    fn new(
+        bytes: &[u8],
+        start_line: usize,
+        lines: &[httparse::Header<'_>],
+    ) -> Result<Head, HandshakeError> {
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("head is not valid UTF-8"))?;
-        let body = text
-            .strip_suffix("\r\n\r\n")
-            .ok_or(malformed("head does not end with an empty line"))?;
-        let mut lines = body.split("\r\n");
-        let start_line = lines.next().unwrap_or("");
-        let mut headers = Vec::with_capacity(header_count);
-        let mut offset = start_line.len() + 2;
-        for line in lines {
-            headers.push(parse_header_line(line, offset)?);
-            offset += line.len() + 2;
+        let base = bytes.as_ptr().addr();
+        // httparse hands out sub-slices of `bytes`: their offsets are ranges of `text`.
+        let range = |slice: &[u8]| {
+            let start = slice.as_ptr().addr() - base;
+            start..start + slice.len()
+        };
+        let mut headers = Vec::with_capacity(lines.len());
+        for header in lines {
+            let name = range(header.name.as_bytes());
+            let value = range(header.value);
+            // OWS around the value is not part of it.
+            let trimmed = text[value.clone()].trim_start_matches([' ', '\t']);
+            let start = value.end - trimmed.len();
+            let trimmed = trimmed.trim_end_matches([' ', '\t']);
+            headers.push(Span {
+                name,
+                value: start..start + trimmed.len(),
+            });
         }
         Ok(Head {
             text: text.to_owned(),
-            start_line: 0..start_line.len(),
+            start_line: 0..start_line,
             headers,
         })
-    }
-
-    fn start_line(&self) -> &str {
-        &self.text[self.start_line.clone()]
     }
 
     fn name(&self, span: &Span) -> &str {
@@ -193,32 +213,41 @@ impl Head {
     }
 }
 
-fn parse_header_line(line: &str, offset: usize) -> Result<Span, HandshakeError> {
-    if line.starts_with([' ', '\t']) {
-        return Err(malformed("obsolete line folding"));
+/// The error for an httparse failure on a complete head.
+fn httparse_error(e: httparse::Error) -> HandshakeError {
+    match e {
+        httparse::Error::HeaderName => malformed("invalid header name"),
+        httparse::Error::HeaderValue => malformed("invalid header value"),
+        httparse::Error::NewLine => malformed("invalid line ending"),
+        httparse::Error::Status => malformed("invalid status code"),
+        httparse::Error::Token => malformed("invalid method"),
+        httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders,
+        httparse::Error::Version => malformed("invalid HTTP version"),
     }
-    let colon = line
-        .find(':')
-        .ok_or(malformed("header line without a colon"))?;
-    let name = &line[..colon];
-    if name.is_empty() || !name.bytes().all(is_tchar) {
-        return Err(malformed("invalid header name"));
+}
+
+/// Room for the `count` headers the scanner counted.
+fn header_slots(count: usize) -> Vec<httparse::Header<'static>> {
+    vec![httparse::EMPTY_HEADER; count]
+}
+
+/// The header lines after the start line (`head[line_end..]` starts right after its CRLF),
+/// for a start line httparse does not read.
+fn parse_headers_after<'h, 'b>(
+    head: &'b [u8],
+    line_end: usize,
+    slots: &'h mut [httparse::Header<'b>],
+) -> Result<&'h [httparse::Header<'b>], HandshakeError> {
+    match httparse::parse_headers(&head[line_end..], slots).map_err(httparse_error)? {
+        httparse::Status::Complete((len, headers)) if line_end + len == head.len() => Ok(headers),
+        _ => Err(malformed("head does not end with an empty line")),
     }
-    let raw = &line[colon + 1..];
-    let value = raw.trim_start_matches([' ', '\t']);
-    let lead = raw.len() - value.len();
-    let value = value.trim_end_matches([' ', '\t']);
-    if !value
-        .bytes()
-        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
-    {
-        return Err(malformed("control character in a header value"));
-    }
-    let value_start = offset + colon + 1 + lead;
-    Ok(Span {
-        name: offset..offset + colon,
-        value: value_start..value_start + value.len(),
-    })
+}
+
+/// The start line of a complete head, without its CRLF.
+fn start_line(head: &[u8]) -> &[u8] {
+    let end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+    &head[..end]
 }
 
 /// `HTTP/d.d` -> (major, minor); `HTTP/d` -> (major, 0), the minor version that RFC 9110
@@ -317,27 +346,70 @@ pub struct Request {
 }
 
 impl Request {
-    fn from_head(head: Head) -> Result<Request, HandshakeError> {
-        let line = head.start_line();
-        let mut parts = line.split(' ');
-        let (Some(method), Some(path), Some(version), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+    /// Parses a complete request head of `header_count` header lines.
+    fn parse_head(bytes: &[u8], header_count: usize) -> Result<Request, HandshakeError> {
+        let mut slots = header_slots(header_count);
+        let mut parsed = httparse::Request::new(&mut slots);
+        let (method, path, version, headers) = match parsed.parse(bytes) {
+            Ok(httparse::Status::Complete(len)) if len == bytes.len() => {
+                let (Some(method), Some(path), Some(minor)) =
+                    (parsed.method, parsed.path, parsed.version)
+                else {
+                    return Err(malformed("incomplete request line"));
+                };
+                (method, path, (1, minor), &*parsed.headers)
+            }
+            Ok(_) => return Err(malformed("head does not end with an empty line")),
+            Err(httparse::Error::Version) => {
+                // Another version than HTTP/1.0 or 1.1: read the line here, so that a
+                // well-formed one is refused by the version check.
+                let line = std::str::from_utf8(start_line(bytes))
+                    .map_err(|_| malformed("head is not valid UTF-8"))?;
+                let mut parts = line.split(' ');
+                let (Some(method), Some(path), Some(version), None) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(malformed(
+                        "request line is not `METHOD SP target SP version`",
+                    ));
+                };
+                if method.is_empty() || !method.bytes().all(is_tchar) {
+                    return Err(malformed("invalid method"));
+                }
+                let version = parse_version(version).ok_or(malformed("invalid HTTP version"))?;
+                let mut slots = header_slots(header_count);
+                let headers = parse_headers_after(bytes, line.len() + 2, &mut slots)?;
+                let head = Head::new(bytes, line.len(), headers)?;
+                return Request::from_parts(head, method.len(), path.len(), version);
+            }
+            Err(e) => return Err(httparse_error(e)),
+        };
+        let line_len = start_line(bytes).len();
+        let head = Head::new(bytes, line_len, headers)?;
+        // `METHOD SP target SP HTTP/1.x`, single spaces (httparse's strict default).
+        if line_len != method.len() + path.len() + 10 {
             return Err(malformed(
                 "request line is not `METHOD SP target SP version`",
             ));
-        };
-        if method.is_empty() || !method.bytes().all(is_tchar) {
-            return Err(malformed("invalid method"));
         }
+        Request::from_parts(head, method.len(), path.len(), version)
+    }
+
+    /// The request line is `METHOD SP target SP version` with a valid method and version.
+    fn from_parts(
+        head: Head,
+        method_len: usize,
+        path_len: usize,
+        version: (u8, u8),
+    ) -> Result<Request, HandshakeError> {
+        let path_start = method_len + 1;
+        let path = &head.text[path_start..path_start + path_len];
         if path.is_empty() || !path.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
             return Err(malformed("invalid request target"));
         }
-        let version = parse_version(version).ok_or(malformed("invalid HTTP version"))?;
-        let path_start = method.len() + 1;
         Ok(Request {
-            method: 0..method.len(),
-            path: path_start..path_start + path.len(),
+            method: 0..method_len,
+            path: path_start..path_start + path_len,
             version,
             head,
         })
@@ -390,26 +462,63 @@ pub struct Response {
 }
 
 impl Response {
-    fn from_head(head: Head) -> Result<Response, HandshakeError> {
-        let line = head.start_line();
-        let (version, rest) = line.split_once(' ').ok_or(malformed(
-            "status line is not `version SP status SP reason`",
-        ))?;
-        let version = parse_version(version).ok_or(malformed("invalid HTTP version"))?;
-        let (code, reason) = match rest.split_once(' ') {
-            Some((code, reason)) => (code, reason),
-            None => (rest, ""), // tolerate `HTTP/1.1 101` without the space before an empty reason
-        };
-        let status = match code.as_bytes() {
-            [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
-                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+    /// Parses a complete response head of `header_count` header lines.
+    fn parse_head(bytes: &[u8], header_count: usize) -> Result<Response, HandshakeError> {
+        let line_len = start_line(bytes).len();
+        let mut slots = header_slots(header_count);
+        let mut parsed = httparse::Response::new(&mut slots);
+        match parsed.parse(bytes) {
+            Ok(httparse::Status::Complete(len)) if len == bytes.len() => {
+                let (Some(minor), Some(status)) = (parsed.version, parsed.code) else {
+                    return Err(malformed("incomplete status line"));
+                };
+                let reason = parsed.reason.unwrap_or("").len();
+                let head = Head::new(bytes, line_len, parsed.headers)?;
+                Response::from_parts(head, status, reason, (1, minor))
             }
-            _ => return Err(malformed("invalid status code")),
-        };
-        let reason_start = line.len() - reason.len();
+            Ok(_) => Err(malformed("head does not end with an empty line")),
+            Err(httparse::Error::Version) => {
+                // Another version than HTTP/1.0 or 1.1 (`HTTP/2 101`, `HTTP/0.9 200`): read the
+                // line here, so that the client reports the version (or the refusal).
+                let line = std::str::from_utf8(&bytes[..line_len])
+                    .map_err(|_| malformed("head is not valid UTF-8"))?;
+                let (version, rest) = line.split_once(' ').ok_or(malformed(
+                    "status line is not `version SP status SP reason`",
+                ))?;
+                let version = parse_version(version).ok_or(malformed("invalid HTTP version"))?;
+                let (code, reason) = match rest.split_once(' ') {
+                    Some((code, reason)) => (code, reason),
+                    None => (rest, ""), // `HTTP/2 101` without the space before an empty reason
+                };
+                let status = match code.as_bytes() {
+                    [a @ b'0'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+                        u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+                    }
+                    _ => return Err(malformed("invalid status code")),
+                };
+                let mut slots = header_slots(header_count);
+                let headers = parse_headers_after(bytes, line_len + 2, &mut slots)?;
+                let head = Head::new(bytes, line_len, headers)?;
+                Response::from_parts(head, status, reason.len(), version)
+            }
+            Err(e) => Err(httparse_error(e)),
+        }
+    }
+
+    /// `reason_len` bytes of reason phrase end the status line.
+    fn from_parts(
+        head: Head,
+        status: u16,
+        reason_len: usize,
+        version: (u8, u8),
+    ) -> Result<Response, HandshakeError> {
+        if !(100..=999).contains(&status) {
+            return Err(malformed("invalid status code"));
+        }
+        let line_len = head.start_line.end;
         Ok(Response {
             status,
-            reason: reason_start..line.len(),
+            reason: line_len - reason_len..line_len,
             version,
             head,
         })
@@ -510,8 +619,7 @@ macro_rules! parser {
                         None => Ok(None),
                         Some(len) => {
                             let header_count = self.scanner.lines.saturating_sub(1);
-                            Head::parse(&buf[..len], header_count)
-                                .and_then($output::from_head)
+                            $output::parse_head(&buf[..len], header_count)
                                 .map(|head| Some((head, len)))
                         }
                     });

@@ -1,12 +1,15 @@
 //! Server side: validate the upgrade request (RFC 6455 section 4.2.1) and build the answer
 //! (section 4.2.2).
 
+use super::negotiate::{
+    Accept, HandshakeRequest, Refusal, negotiate_upgrade, validate_upgrade, write_response_head,
+};
 use super::parse::Request;
 use super::{
-    HandshakeError, base64, check_extra_headers, generate_accept_key, header_len, is_header_value,
-    is_token, parse_extensions, put_header,
+    HandshakeError, check_extra_headers, generate_accept_key, header_len, is_header_value,
+    is_token, put_header,
 };
-use crate::extension::{Extension, ExtensionError, ExtensionNegotiator};
+use crate::extension::{Extension, ExtensionNegotiator};
 use bytes::{Bytes, BytesMut};
 use std::fmt::{self, Write as _};
 
@@ -44,35 +47,17 @@ impl<'a> ValidatedRequest<'a> {
 /// Token lists are compared ASCII case-insensitively, so `Connection: keep-alive, Upgrade` and
 /// `Upgrade: WebSocket` pass.
 pub fn validate_request(req: &Request) -> Result<ValidatedRequest<'_>, HandshakeError> {
+    // Method and version first, as `validate_upgrade` does: the conversion below cannot name
+    // every version.
     if req.method() != "GET" {
         return Err(HandshakeError::MethodNotGet);
     }
-    match req.version() {
-        (1, minor) if minor >= 1 => {}
-        _ => return Err(HandshakeError::UnsupportedHttpVersion),
+    if !matches!(req.version(), (1, minor) if minor >= 1) {
+        return Err(HandshakeError::UnsupportedHttpVersion);
     }
-    let mut hosts = req.header_all("host");
-    match (hosts.next(), hosts.next()) {
-        (Some(host), None) if !host.is_empty() => {}
-        (Some(_), Some(_)) => return Err(HandshakeError::Malformed("repeated Host header")),
-        _ => return Err(HandshakeError::MissingHost),
-    }
-    if !req.has_token("upgrade", "websocket") {
-        return Err(HandshakeError::MissingUpgrade);
-    }
-    if !req.has_token("connection", "upgrade") {
-        return Err(HandshakeError::MissingConnectionUpgrade);
-    }
-    let mut keys = req.header_all("sec-websocket-key");
-    let key = match (keys.next(), keys.next()) {
-        (Some(key), None) if base64::decode(key.as_bytes()).is_some_and(|k| k.len() == 16) => key,
-        _ => return Err(HandshakeError::BadKey),
-    };
-    let mut versions = req.header_all("sec-websocket-version");
-    match (versions.next(), versions.next()) {
-        (Some("13"), None) => {}
-        _ => return Err(HandshakeError::UnsupportedVersion),
-    }
+    validate_upgrade(&HandshakeRequest::try_from(req)?)?;
+    // Valid, so there is exactly one key.
+    let key = req.key().ok_or(HandshakeError::BadKey)?;
     Ok(ValidatedRequest { key })
 }
 
@@ -206,7 +191,8 @@ impl From<HandshakeError> for Rejection {
 /// The negotiator's [`server_accept`](ExtensionNegotiator::server_accept) is called with every
 /// offer of the request (only when there is at least one). A malformed
 /// `Sec-WebSocket-Extensions` header or a negotiation error is rejected with 400; an
-/// [`ExtensionError::Internal`], or an answer that is not a valid header value naming an
+/// [`ExtensionError::Internal`](crate::extension::ExtensionError::Internal), or an answer that
+/// is not a valid header value naming an
 /// offered extension, with 500.
 ///
 /// ```
@@ -229,68 +215,46 @@ pub fn accept(req: &Request, opts: &AcceptOptions<'_>) -> Result<Accepted, Rejec
 
 fn accept_inner(req: &Request, opts: &AcceptOptions<'_>) -> Result<Accepted, HandshakeError> {
     check_extra_headers(opts.extra_headers)?;
-    let validated = validate_request(req)?;
-    let accept_key = validated.accept_key();
-
-    let subprotocol = if opts.subprotocols.is_empty() {
-        None
-    } else {
-        select_subprotocol(&req.subprotocols(), opts.subprotocols)
-    };
-
-    let mut negotiated = None;
-    if let Some(negotiator) = opts.negotiator {
-        let offers = req.extension_offers()?;
-        if !offers.is_empty()
-            && let Some((answer, extension)) = negotiator.server_accept(&offers)?
-        {
-            let valid = is_header_value(&answer)
-                && parse_extensions(&answer).is_ok_and(|answered| {
-                    !answered.is_empty()
-                        && answered
-                            .iter()
-                            .all(|a| offers.iter().any(|o| o.name == a.name))
-                });
-            if !valid {
-                return Err(HandshakeError::Extension(ExtensionError::Internal(
-                    "the negotiator answered with an invalid or unoffered extension".into(),
-                )));
-            }
-            negotiated = Some((answer, extension));
-        }
+    if req.method() != "GET" {
+        return Err(HandshakeError::MethodNotGet);
     }
-
-    let mut len = 34 + 20 + 21 + header_len("Sec-WebSocket-Accept", &accept_key) + 2;
-    if let Some(p) = subprotocol {
-        len += header_len("Sec-WebSocket-Protocol", p);
+    if !matches!(req.version(), (1, minor) if minor >= 1) {
+        return Err(HandshakeError::UnsupportedHttpVersion);
     }
-    if let Some((answer, _)) = &negotiated {
-        len += header_len("Sec-WebSocket-Extensions", answer);
-    }
+    let request = HandshakeRequest::try_from(req)?;
+    let (response, negotiated) = negotiate_upgrade(&request, opts.negotiator, |req| {
+        let subprotocol = if opts.subprotocols.is_empty() {
+            None
+        } else {
+            select_subprotocol(&req.subprotocols(), opts.subprotocols)
+        };
+        Ok(Accept {
+            subprotocol: subprotocol.map(str::to_owned),
+            ..Accept::default()
+        })
+    })
+    .map_err(|refusal| match refusal {
+        Refusal::Invalid(e) => e,
+        // The callback above never refuses.
+        Refusal::Rejected(_) => HandshakeError::InvalidInput("refused"),
+    })?;
+    let head = write_response_head(&response);
+    // The extra headers go out as given (names keep their case).
+    let mut len = head.len();
     for (name, value) in opts.extra_headers {
         len += header_len(name, value);
     }
     let mut buf = BytesMut::with_capacity(len);
-    buf.extend_from_slice(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
-    );
-    put_header(&mut buf, "Sec-WebSocket-Accept", &accept_key);
-    if let Some(p) = subprotocol {
-        put_header(&mut buf, "Sec-WebSocket-Protocol", p);
-    }
-    if let Some((answer, _)) = &negotiated {
-        put_header(&mut buf, "Sec-WebSocket-Extensions", answer);
-    }
+    buf.extend_from_slice(&head[..head.len() - 2]);
     for (name, value) in opts.extra_headers {
         put_header(&mut buf, name, value);
     }
     buf.extend_from_slice(b"\r\n");
     debug_assert_eq!(buf.len(), len);
-
     Ok(Accepted {
         response: buf.freeze(),
-        subprotocol: subprotocol.map(str::to_owned),
-        extension: negotiated.map(|(_, extension)| extension),
+        subprotocol: negotiated.subprotocol,
+        extension: negotiated.extension,
     })
 }
 
