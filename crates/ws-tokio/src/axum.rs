@@ -73,7 +73,7 @@ use http::request::Parts;
 use hyper::upgrade::OnUpgrade;
 use ws_proto::extension::ExtensionNegotiator;
 use ws_proto::handshake::{self, Accept, HandshakeError, HandshakeRequest, Negotiated, Refusal};
-use ws_proto::{Config, Role};
+use ws_proto::{Config, ConfigError, Role};
 
 use crate::WebSocketStream;
 
@@ -223,6 +223,9 @@ impl WebSocketUpgrade {
         F: FnOnce(WebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        if let Err(e) = self.config.validate() {
+            return WebSocketUpgradeRejection::InvalidConfig(e).into_response();
+        }
         let negotiator = match self.negotiator {
             Some(negotiator) => Some(negotiator),
             None => crate::handshake::extension_negotiator(&self.config),
@@ -337,6 +340,9 @@ pub enum WebSocketUpgradeRejection {
     /// `axum::serve` or another hyper server with upgrades enabled, or another extractor
     /// already took the handle). This server's fault: 500.
     ConnectionNotUpgradable,
+    /// The [`Config`] given with [`WebSocketUpgrade::config`] cannot work
+    /// ([`Config::validate`]). This server's fault: 500.
+    InvalidConfig(ConfigError),
 }
 
 impl WebSocketUpgradeRejection {
@@ -346,7 +352,8 @@ impl WebSocketUpgradeRejection {
             WebSocketUpgradeRejection::Handshake(e) => {
                 StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
             }
-            WebSocketUpgradeRejection::ConnectionNotUpgradable => StatusCode::INTERNAL_SERVER_ERROR,
+            WebSocketUpgradeRejection::ConnectionNotUpgradable
+            | WebSocketUpgradeRejection::InvalidConfig(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -354,7 +361,8 @@ impl WebSocketUpgradeRejection {
     pub fn is_client_fault(&self) -> bool {
         match self {
             WebSocketUpgradeRejection::Handshake(e) => e.is_peer_fault(),
-            WebSocketUpgradeRejection::ConnectionNotUpgradable => false,
+            WebSocketUpgradeRejection::ConnectionNotUpgradable
+            | WebSocketUpgradeRejection::InvalidConfig(_) => false,
         }
     }
 }
@@ -366,6 +374,7 @@ impl fmt::Display for WebSocketUpgradeRejection {
             WebSocketUpgradeRejection::ConnectionNotUpgradable => {
                 f.write_str("the connection cannot be upgraded (no hyper upgrade handle)")
             }
+            WebSocketUpgradeRejection::InvalidConfig(e) => e.fmt(f),
         }
     }
 }
@@ -375,6 +384,7 @@ impl std::error::Error for WebSocketUpgradeRejection {
         match self {
             WebSocketUpgradeRejection::Handshake(e) => Some(e),
             WebSocketUpgradeRejection::ConnectionNotUpgradable => None,
+            WebSocketUpgradeRejection::InvalidConfig(e) => Some(e),
         }
     }
 }

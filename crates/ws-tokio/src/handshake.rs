@@ -129,6 +129,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&HandshakeRequest) -> Result<Accept, Reject>,
 {
+    config.validate()?;
     let cfg = config.clone();
     with_timeout(&cfg, async move {
         let mut buf = BytesMut::with_capacity(1024);
@@ -190,6 +191,7 @@ where
 ///
 /// Cancel safety: not cancel safe (see [`accept`]).
 pub async fn connect(url: &str, config: Config) -> Result<WebSocketStream<TcpStream>, Error> {
+    config.validate()?;
     let parsed = handshake::parse_ws_url(url)?;
     if parsed.tls {
         return Err(Error::InvalidInput(
@@ -233,6 +235,7 @@ pub async fn client_with<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    config.validate()?;
     let parsed = handshake::parse_ws_url(url)?;
     let cfg = config.clone();
     let negotiator = extension_negotiator(&config);

@@ -306,6 +306,31 @@ async fn a_failed_upgrade_reaches_the_hook() {
     assert!(!error.is_empty());
 }
 
+/// The server's own misconfiguration is a 500 that names nothing to the client, and the
+/// callback never runs.
+#[tokio::test]
+async fn an_invalid_config_is_a_500() {
+    let mut request = http::Request::get("/ws")
+        .header("host", "example.com")
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    let handle = hyper::upgrade::on(&mut request);
+    request.extensions_mut().insert(handle);
+    let (mut parts, ()) = request.into_parts();
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+        .await
+        .unwrap();
+    let bad = Config::builder().write_buffer_size(8 << 20).build();
+    let response = upgrade
+        .config(bad)
+        .on_upgrade(|_| async { panic!("never upgraded") });
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
 #[tokio::test]
 async fn rejection_response_426_names_version_13() {
     let response =

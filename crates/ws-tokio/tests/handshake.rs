@@ -603,3 +603,23 @@ async fn connect_errors_are_local_or_io() {
     })
     .await;
 }
+
+/// A config that cannot work is refused before a byte is read or written, naming its field.
+#[tokio::test]
+async fn an_invalid_config_is_refused_by_accept_and_connect() {
+    within(TEST_TIMEOUT, async {
+        let bad = Config::builder().fragment_size(0).build();
+        let (a, _b) = tokio::io::duplex(1024);
+        let err = ws_tokio::accept(a, bad.clone()).await.unwrap_err();
+        match &err {
+            Error::InvalidConfig(e) => assert_eq!(e.field(), "fragment_size"),
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+        assert_eq!(err.fault(), Fault::Local);
+        let err = ws_tokio::connect("ws://127.0.0.1:9/", bad)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
+    })
+    .await;
+}
