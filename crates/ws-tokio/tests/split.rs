@@ -83,17 +83,25 @@ async fn heavy_traffic_both_ways_through_split_halves() {
             let writing = tokio::spawn(async move {
                 let mut own = 0;
                 let mut echoed = 0;
+                // No `select!` over `send` futures: a send dropped after it queued its message
+                // (as `select!` drops the losing branch) would leave it queued, and sending it
+                // again would duplicate it. Echoes go first whenever one is waiting.
                 while own < N || echoed < N {
-                    tokio::select! {
-                        m = echo_rx.recv(), if echoed < N => {
-                            writer.send(m.expect("echo channel")).await.expect("server echo");
+                    let message = match echo_rx.try_recv() {
+                        Ok(m) => {
                             echoed += 1;
+                            m
                         }
-                        result = writer.send(numbered(SERVER, own)), if own < N => {
-                            result.expect("server send");
+                        Err(_) if own < N => {
                             own += 1;
+                            numbered(SERVER, own - 1)
                         }
-                    }
+                        Err(_) => {
+                            echoed += 1;
+                            echo_rx.recv().await.expect("echo channel")
+                        }
+                    };
+                    writer.send(message).await.expect("server send");
                 }
                 writer
             });
