@@ -122,7 +122,7 @@ fuzz_target!(|input: Input| {
                     }
                 };
                 let buffered = conn.buffered_output();
-                if conn.send(message).is_err() && was_closed {
+                if conn.send(message, now).is_err() && was_closed {
                     // Nothing may be queued once closed.
                     assert_eq!(conn.buffered_output(), buffered);
                 }

@@ -9,11 +9,21 @@
 //! 3. queue outgoing messages with [`Connection::send`];
 //! 4. write out what [`Connection::transmit_slices`] (or [`Connection::pop_transmit`]) offers
 //!    and report it with [`Connection::advance_transmit`];
-//! 5. sleep until [`Connection::poll_timeout`] and then call [`Connection::handle_timeout`].
+//! 5. sleep until [`Connection::poll_timeout`] and then call [`Connection::handle_timeout`];
+//! 6. end the byte stream as [`Connection::transport_action`] says: shut down its sending side
+//!    when asked, and drop it once the connection [`is_finished`](Connection::is_finished).
 //!
-//! Once [`Connection::is_closed`] is true and the output is written, the transport closes the
-//! byte stream (the server first; a client waits for the server to do so until the deadline
-//! that `poll_timeout` still reports).
+//! The connection never reads a clock: every call that can start a timer or a deadline takes
+//! `now` (`handle_read`, `send`, `close`, `handle_timeout`). `now` is the transport's idea of
+//! the current time; a transport may pass a time it already knows instead of reading the clock
+//! on every call (the time its timer last fired, say), and then deadlines started by that call
+//! count from that time. Times never move backwards inside the connection. Deadlines started
+//! without a `now` at hand (a close frame or a protocol error found by
+//! [`Connection::poll_message`]) are armed at the next `handle_timeout`, which `poll_timeout`
+//! asks for at once.
+//!
+//! Client masking keys come from the operating system's CSPRNG unless another
+//! [`MaskKeySource`] is set ([`Connection::set_mask_key_source`]).
 //!
 //! ```
 //! use std::time::Instant;
@@ -23,7 +33,7 @@
 //! let mut client = Connection::new(Role::Client, Config::default(), now);
 //! let mut server = Connection::new(Role::Server, Config::default(), now);
 //!
-//! client.send(Message::from("hello")).unwrap();
+//! client.send(Message::from("hello"), now).unwrap();
 //! while let Some(bytes) = client.pop_transmit() {
 //!     server.feed(&bytes, now);
 //! }
@@ -34,7 +44,7 @@ use crate::config::Config;
 use crate::error::{CloseCode, Error, ProtocolError, TimeoutKind};
 use crate::extension::Extension;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use crate::mask_key::next_mask_key;
+use crate::mask_key::{KeySource, MaskKeySource};
 use crate::message::{CloseReason, Message, Utf8Bytes};
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -62,6 +72,18 @@ pub enum State {
     /// Both close frames were exchanged, or the connection failed: nothing more is read or sent.
     /// The transport writes out what is queued and closes the byte stream.
     Closed,
+}
+
+/// What the transport should do with its byte stream: see [`Connection::transport_action`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportAction {
+    /// Carry on: write what is queued, read, and wait until [`Connection::poll_timeout`].
+    Continue,
+    /// End our sending side of the byte stream, then call [`Connection::handle_shutdown`].
+    Shutdown,
+    /// Nothing more to write or wait for: drop (close) the byte stream.
+    Release,
 }
 
 /// Payloads at or below this size are copied into the cork buffer; larger ones are queued as
@@ -154,6 +176,13 @@ pub struct Connection {
     close_timer_unarmed: bool,
     ping_counter: u32,
     eof: bool,
+    /// Where a client's masking keys come from.
+    mask_keys: KeySource,
+    /// The transport reported that it shut down its sending side.
+    shutdown_done: bool,
+    /// The close deadline passed while closed: the transport gives up on the rest of its output
+    /// and on waiting for the peer.
+    close_expired: bool,
 }
 
 /// A text message from its complete payload: [`Error::InvalidUtf8`] unless it is UTF-8.
@@ -190,6 +219,9 @@ impl Connection {
             close_timer_unarmed: false,
             ping_counter: 0,
             eof: false,
+            mask_keys: KeySource::System,
+            shutdown_done: false,
+            close_expired: false,
         };
         conn.update_deadline();
         conn
@@ -199,6 +231,17 @@ impl Connection {
     pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
         self.ext_bits = extension.rsv_bits() & 0x70;
         self.extension = Some(extension);
+    }
+
+    /// Draw a client's masking keys from `source` instead of the default
+    /// [`SystemMaskKeys`](crate::SystemMaskKeys) (the operating system's CSPRNG through a
+    /// per-thread pool). A server sends no masked frames and never calls it.
+    ///
+    /// When the source fails, the call that needed a key (`send`, `close`, or `poll_message`
+    /// answering a ping or a close frame) fails with [`Error::Random`] and the connection is
+    /// closed without a close frame. See [`MaskKeySource`] for an example.
+    pub fn set_mask_key_source(&mut self, source: Box<dyn MaskKeySource>) {
+        self.mask_keys = KeySource::Custom(source);
     }
 
     /// The negotiated extension, if any.
@@ -224,6 +267,83 @@ impl Connection {
     /// True once nothing more will be read or sent (the queued output may still need writing).
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Ending the transport
+    // ------------------------------------------------------------------------------------------
+
+    /// What the transport should do with its byte stream now. It encodes the end of a
+    /// connection (RFC 6455 section 7.1.1), so that every transport ends it the same way:
+    ///
+    /// * while open, and once closed while queued output or the peer's end is awaited:
+    ///   [`TransportAction::Continue`]: write what is queued, read (once closed, what arrives is
+    ///   discarded; report the peer's end with `handle_read(0, now)` or
+    ///   [`Connection::handle_eof`]) and wait until [`Connection::poll_timeout`];
+    /// * once closed and the output is written, [`TransportAction::Shutdown`]: end our sending
+    ///   side (TCP FIN, the end of an HTTP/2 or HTTP/3 stream) and report it with
+    ///   [`Connection::handle_shutdown`]. The server does so at once; the client first waits for
+    ///   the server's end, at most until the close deadline;
+    /// * then, once the peer's end arrived or the close deadline passed,
+    ///   [`TransportAction::Release`]: drop the byte stream. Reading until the peer's end first
+    ///   matters: closing a socket with unread input makes the kernel send a reset, which can
+    ///   destroy our close frame in flight.
+    ///
+    /// The close deadline bounds all of it: once it passes (`close_timeout` after the close
+    /// handshake started or ended, see [`Connection::handle_timeout`]), output still stuck is
+    /// given up ([`TransportAction::Release`] at once) and the wait for the peer's end stops.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ws_proto::{Config, Connection, Role, TransportAction};
+    ///
+    /// let now = Instant::now();
+    /// let mut client = Connection::new(Role::Client, Config::default(), now);
+    /// client.close(None, now).unwrap();
+    /// while let Some(_bytes) = client.pop_transmit() { /* written to the peer */ }
+    /// // The server never answers: the client waits for `close_timeout`...
+    /// assert_eq!(client.transport_action(), TransportAction::Continue);
+    /// let deadline = client.poll_timeout().unwrap();
+    /// assert_eq!(deadline, now + Duration::from_secs(5));
+    /// assert!(client.handle_timeout(deadline).is_err());
+    /// // ...then ends its side and lets go of the stream.
+    /// assert_eq!(client.transport_action(), TransportAction::Shutdown);
+    /// client.handle_shutdown();
+    /// assert_eq!(client.transport_action(), TransportAction::Release);
+    /// assert!(client.is_finished());
+    /// ```
+    pub fn transport_action(&self) -> TransportAction {
+        if self.state != State::Closed {
+            return TransportAction::Continue;
+        }
+        if self.out.buffered > 0 {
+            return if self.close_expired {
+                // The peer is not taking our output: give up on it.
+                TransportAction::Release
+            } else {
+                TransportAction::Continue
+            };
+        }
+        if !self.shutdown_done && (self.role == Role::Server || self.eof || self.close_expired) {
+            return TransportAction::Shutdown;
+        }
+        if !self.eof && !self.close_expired {
+            // Drain: read and discard until the peer's end or the deadline.
+            return TransportAction::Continue;
+        }
+        TransportAction::Release
+    }
+
+    /// The transport shut down its sending side (after [`TransportAction::Shutdown`]), or
+    /// tried to and failed: either way it is not asked again.
+    pub fn handle_shutdown(&mut self) {
+        self.shutdown_done = true;
+    }
+
+    /// True when nothing more is to be done with the byte stream
+    /// ([`TransportAction::Release`]): the transport drops it.
+    pub fn is_finished(&self) -> bool {
+        self.transport_action() == TransportAction::Release
     }
 
     // ------------------------------------------------------------------------------------------
@@ -385,7 +505,8 @@ impl Connection {
             }
             Ok(None) => Ok(None),
             Err(e) => {
-                self.fail(&e);
+                // No `now` here: see `close_frame`.
+                self.fail(&e, None);
                 Err(e)
             }
         }
@@ -588,7 +709,7 @@ impl Connection {
             OpCode::Ping => {
                 if self.state == State::Open {
                     self.check_backpressure(payload.len())?;
-                    self.queue_frame(OpCode::Pong, 0, &payload, true);
+                    self.queue_frame(OpCode::Pong, 0, &payload, true)?;
                 }
                 Ok(Some(Message::Ping(payload)))
             }
@@ -676,9 +797,11 @@ impl Connection {
                 Some(r) => Bytes::copy_from_slice(&r.code.0.to_be_bytes()),
                 None => Bytes::new(),
             };
-            self.queue_frame(OpCode::Close, 0, &echo, true);
+            self.queue_frame(OpCode::Close, 0, &echo, true)?;
         }
-        self.enter_closed();
+        // No `now` here: the deadline is armed at the next `handle_timeout`, which
+        // `poll_timeout` asks for at once.
+        self.enter_closed(None);
         Ok(Message::Close(reason))
     }
 
@@ -696,49 +819,68 @@ impl Connection {
     /// Fails with [`Error::ConnectionClosed`] after a close frame was sent, and with
     /// [`Error::Backpressure`] when the message would take the unsent output beyond
     /// `max_backpressure` (the peer is not reading; a message larger than the limit is
-    /// accepted when nothing else is queued); that error closes the connection (1008).
-    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+    /// accepted when nothing else is queued); that error closes the connection (1008). A client
+    /// whose masking-key source fails gets [`Error::Random`] and the connection is closed.
+    ///
+    /// `now` is the current time: a send can start a deadline (a failing send starts the close
+    /// deadline, [`Message::Close`] the close handshake's). It may be a time the transport
+    /// already knows rather than a fresh clock reading (e.g. when its timer last fired); a
+    /// deadline started here then counts from that time. `now` never moves backwards: a time
+    /// earlier than one already reported is taken as the later one.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use ws_proto::{Config, Connection, Message, Role};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::new(Role::Server, Config::default(), now);
+    /// server.send(Message::from("hello"), now).unwrap();
+    /// assert_eq!(&server.pop_transmit().unwrap()[..], b"\x81\x05hello");
+    /// ```
+    pub fn send(&mut self, message: Message, now: Instant) -> Result<(), Error> {
+        if now > self.now {
+            self.now = now;
+        }
         if self.state != State::Open {
             return Err(Error::ConnectionClosed);
         }
-        match message {
+        let result = match message {
             Message::Text(t) => self.send_data(OpCode::Text, t.into_bytes()),
             Message::Binary(b) => self.send_data(OpCode::Binary, b),
             Message::Ping(p) => self.send_control(OpCode::Ping, p),
             Message::Pong(p) => self.send_control(OpCode::Pong, p),
-            Message::Close(reason) => self.close(reason),
+            Message::Close(reason) => return self.close(reason, self.now),
+        };
+        if let Err(e) = &result
+            && e.is_fatal()
+        {
+            let now = self.now;
+            self.fail(e, Some(now));
         }
+        result
     }
 
+    /// Queue a data message; a fatal error is returned for the caller to fail the connection.
     fn send_data(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
         // Checked before compressing, against the uncompressed size (never smaller than what
         // is queued), so a refused message costs no compression.
-        if let Err(e) = self.check_backpressure(payload.len()) {
-            self.fail(&e);
-            return Err(e);
-        }
+        self.check_backpressure(payload.len())?;
         let (rsv, payload) = match self.extension.as_mut() {
-            Some(ext) => match ext.encode(&payload, opcode == OpCode::Text) {
-                Ok(encoded) => encoded,
-                Err(e) => {
-                    let e = Error::Extension(e);
-                    self.fail(&e);
-                    return Err(e);
-                }
-            },
+            Some(ext) => ext
+                .encode(&payload, opcode == OpCode::Text)
+                .map_err(Error::Extension)?,
             None => (0, payload),
         };
         let max = self.config.fragment_size.max(1);
         if payload.len() <= max {
-            self.queue_frame(opcode, rsv, &payload, true);
-            return Ok(());
+            return self.queue_frame(opcode, rsv, &payload, true);
         }
         let mut offset = 0;
         let mut op = opcode;
         let mut rsv = rsv;
         while offset < payload.len() {
             let end = (offset + max).min(payload.len());
-            self.queue_frame(op, rsv, &payload.slice(offset..end), end == payload.len());
+            self.queue_frame(op, rsv, &payload.slice(offset..end), end == payload.len())?;
             op = OpCode::Continuation;
             rsv = 0;
             offset = end;
@@ -746,23 +888,38 @@ impl Connection {
         Ok(())
     }
 
+    /// Queue a control frame; a fatal error is returned for the caller to fail the connection.
     fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
         if payload.len() > 125 {
             return Err(Error::InvalidInput("control frame payload over 125 bytes"));
         }
-        if let Err(e) = self.check_backpressure(payload.len()) {
-            self.fail(&e);
-            return Err(e);
-        }
-        self.queue_frame(opcode, 0, &payload, true);
-        Ok(())
+        self.check_backpressure(payload.len())?;
+        self.queue_frame(opcode, 0, &payload, true)
     }
 
     /// Start the close handshake (or do nothing if a close frame already went out).
     ///
-    /// `None` sends a close frame without a status code. The close timer starts at the next
-    /// [`Connection::handle_timeout`], which [`Connection::poll_timeout`] asks for at once.
-    pub fn close(&mut self, reason: Option<CloseReason>) -> Result<(), Error> {
+    /// `None` sends a close frame without a status code. The close deadline (`close_timeout`)
+    /// starts at `now`: the peer's close frame must arrive by then, and once it has, the
+    /// transport gets the same time again to end the byte stream (see
+    /// [`Connection::transport_action`]). As with [`Connection::send`], `now` may be a time the
+    /// transport already knows; the deadline then counts from it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ws_proto::{CloseCode, CloseReason, Config, Connection, Role, State};
+    ///
+    /// let now = Instant::now();
+    /// let mut client = Connection::new(Role::Client, Config::default(), now);
+    /// client.close(Some(CloseReason::new(CloseCode::NORMAL, "bye")), now).unwrap();
+    /// assert_eq!(client.state(), State::CloseSent);
+    /// assert_eq!(client.poll_timeout(), Some(now + Duration::from_secs(5)));
+    /// ```
+    pub fn close(&mut self, reason: Option<CloseReason>, now: Instant) -> Result<(), Error> {
+        if now > self.now {
+            self.now = now;
+        }
+        let now = self.now;
         if self.state != State::Open {
             return Ok(());
         }
@@ -777,9 +934,14 @@ impl Connection {
             payload.extend_from_slice(&r.code.0.to_be_bytes());
             payload.extend_from_slice(r.reason.as_bytes());
         }
-        self.queue_frame(OpCode::Close, 0, &payload.freeze(), true);
+        if let Err(e) = self.queue_frame(OpCode::Close, 0, &payload.freeze(), true) {
+            self.fail(&e, Some(now));
+            return Err(e);
+        }
         self.state = State::CloseSent;
-        self.close_timer_unarmed = true;
+        self.close_timer_unarmed = false;
+        self.close_deadline = Some(now + self.config.close_timeout);
+        self.update_deadline();
         Ok(())
     }
 
@@ -796,10 +958,18 @@ impl Connection {
         Ok(())
     }
 
-    /// Append one frame to the output.
-    fn queue_frame(&mut self, opcode: OpCode, rsv: u8, payload: &Bytes, fin: bool) {
+    /// Append one frame to the output. Fails (queueing nothing) only when a client's masking
+    /// key source fails.
+    #[inline]
+    fn queue_frame(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        payload: &Bytes,
+        fin: bool,
+    ) -> Result<(), Error> {
         let mask = match self.role {
-            Role::Client => Some(next_mask_key()),
+            Role::Client => Some(self.mask_keys.next()?),
             Role::Server => None,
         };
         let header = FrameHeader {
@@ -838,6 +1008,7 @@ impl Connection {
                 out.segments.push_back(payload.clone());
             }
         }
+        Ok(())
     }
 
     /// Bytes queued for writing.
@@ -997,6 +1168,7 @@ impl Connection {
     }
 
     fn check_timers(&mut self, now: Instant) -> Result<(), Error> {
+        let now = now.max(self.now);
         self.now = now;
         if self.close_timer_unarmed {
             self.close_timer_unarmed = false;
@@ -1018,20 +1190,23 @@ impl Connection {
                 let idle = self.config.idle_timeout;
                 if !idle.is_zero() && now >= self.quiet_since + idle {
                     let e = Error::Timeout(TimeoutKind::Idle);
-                    self.fail(&e);
+                    self.fail(&e, Some(now));
                     return Err(e);
                 }
                 if self.config.auto_ping && !self.config.ping_interval.is_zero() {
                     match self.ping_sent {
                         Some(sent) if now >= sent + self.config.pong_timeout => {
                             let e = Error::Timeout(TimeoutKind::Pong);
-                            self.fail(&e);
+                            self.fail(&e, Some(now));
                             return Err(e);
                         }
                         None if now >= self.quiet_since + self.config.ping_interval => {
                             self.ping_counter = self.ping_counter.wrapping_add(1);
                             let payload = Bytes::copy_from_slice(&self.ping_counter.to_be_bytes());
-                            self.send_control(OpCode::Ping, payload)?;
+                            if let Err(e) = self.send_control(OpCode::Ping, payload) {
+                                self.fail(&e, Some(now));
+                                return Err(e);
+                            }
                             self.ping_sent = Some(now);
                         }
                         _ => {}
@@ -1042,6 +1217,7 @@ impl Connection {
             State::CloseSent | State::Closed => match self.close_deadline {
                 Some(deadline) if now >= deadline => {
                     self.close_deadline = None;
+                    self.close_expired = true;
                     let was_open = self.state == State::CloseSent;
                     self.state = State::Closed;
                     if was_open || !self.eof {
@@ -1065,7 +1241,7 @@ impl Connection {
             Some(since) if !sent => {
                 if now >= since + timeout {
                     let e = Error::Timeout(TimeoutKind::Send);
-                    self.fail(&e);
+                    self.fail(&e, Some(now));
                     return Err(e);
                 }
             }
@@ -1092,24 +1268,35 @@ impl Connection {
     // ------------------------------------------------------------------------------------------
 
     /// Fail the connection: queue the error's close frame (when the handshake allows one) and
-    /// close.
-    fn fail(&mut self, e: &Error) {
+    /// close. `now`, when known, starts the close deadline; otherwise the next `handle_timeout`
+    /// does.
+    fn fail(&mut self, e: &Error, now: Option<Instant>) {
         if self.state == State::Open
             && let Some(code) = e.close_code()
         {
             let payload = Bytes::copy_from_slice(&code.0.to_be_bytes());
-            self.queue_frame(OpCode::Close, 0, &payload, true);
+            // A close frame that cannot be masked is not sent: the stream just ends.
+            let _ = self.queue_frame(OpCode::Close, 0, &payload, true);
         }
         self.frame = None;
         self.message = None;
-        self.enter_closed();
+        self.enter_closed(now);
     }
 
-    fn enter_closed(&mut self) {
+    /// Both close frames were exchanged, or the connection failed. The transport keeps the byte
+    /// stream at most `close_timeout` longer, counted from `now` or, without it, from the next
+    /// `handle_timeout` (which `poll_timeout` then asks for at once).
+    fn enter_closed(&mut self, now: Option<Instant>) {
         if self.state != State::Closed {
             self.state = State::Closed;
-            // The transport keeps the byte stream at most this long after the close.
-            self.close_timer_unarmed = true;
+            match now {
+                Some(now) => {
+                    self.close_timer_unarmed = false;
+                    self.close_deadline = Some(now + self.config.close_timeout);
+                }
+                None => self.close_timer_unarmed = true,
+            }
+            self.update_deadline();
         }
     }
 }

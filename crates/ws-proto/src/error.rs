@@ -2,6 +2,7 @@
 
 use crate::extension::ExtensionError;
 use crate::handshake::HandshakeError;
+use crate::mask_key::RandomError;
 use std::fmt;
 
 /// A WebSocket close status code (RFC 6455 section 7.4).
@@ -69,7 +70,8 @@ impl fmt::Display for CloseCode {
 pub enum Fault {
     /// The peer sent something invalid, broke a limit, or stopped responding.
     Peer,
-    /// This side used the API wrongly (e.g. sent after closing).
+    /// This side: the API was used wrongly (e.g. sent after closing), or this endpoint's own
+    /// environment failed (its random source, an extension's internal failure).
     Local,
     /// The transport failed (reset, broken pipe, ...).
     Io,
@@ -190,6 +192,9 @@ pub enum Error {
     Refused(u16),
     /// The transport failed.
     Io(std::io::Error),
+    /// The random source gave no masking key (a client cannot send a frame without one). The
+    /// connection is closed without a close frame: one could not be masked either.
+    Random(RandomError),
 }
 
 impl Error {
@@ -214,7 +219,10 @@ impl Error {
                 ExtensionError::Internal(_) => Fault::Local,
                 _ => Fault::Peer,
             },
-            Error::ConnectionClosed | Error::InvalidInput(_) | Error::Refused(_) => Fault::Local,
+            Error::ConnectionClosed
+            | Error::InvalidInput(_)
+            | Error::Refused(_)
+            | Error::Random(_) => Fault::Local,
             Error::Io(_) => Fault::Io,
         }
     }
@@ -277,6 +285,7 @@ impl fmt::Display for Error {
             }
             Error::Refused(status) => write!(f, "handshake refused with HTTP status {status}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Random(e) => e.fmt(f),
         }
     }
 }
@@ -287,6 +296,7 @@ impl std::error::Error for Error {
             Error::Extension(e) => Some(e),
             Error::Handshake(e) => Some(e),
             Error::Io(e) => Some(e),
+            Error::Random(e) => Some(e),
             _ => None,
         }
     }
@@ -307,6 +317,12 @@ impl From<HandshakeError> for Error {
 impl From<ExtensionError> for Error {
     fn from(e: ExtensionError) -> Self {
         Error::Extension(e)
+    }
+}
+
+impl From<RandomError> for Error {
+    fn from(e: RandomError) -> Self {
+        Error::Random(e)
     }
 }
 

@@ -23,13 +23,14 @@ pub mod error;
 pub mod extension;
 pub mod frame;
 pub mod handshake;
-mod mask_key;
+pub mod mask_key;
 pub mod message;
 
 pub use config::{Compression, Config, ConfigBuilder};
-pub use connection::{Connection, Role, State};
+pub use connection::{Connection, Role, State, TransportAction};
 pub use error::{CloseCode, Error, Fault, ProtocolError, TimeoutKind};
 pub use extension::{Extension, ExtensionNegotiator};
+pub use mask_key::{MaskKeySource, RandomError, SystemMaskKeys};
 pub use message::{CloseReason, Message, Utf8Bytes};
 
 /// Re-exported so users of [`Message`] need no direct dependency on `bytes`.

@@ -40,7 +40,10 @@ pub(crate) struct Core<S> {
     timer_at: Option<Instant>,
     /// The waker the timer was last polled with.
     timer_waker: Option<Waker>,
-    /// The time the timer last fired (or the stream was made): what reads report as `now`.
+    /// The time the timer last fired (or the stream was made, or a close started): the `now`
+    /// reads and sends report. The clock is read only when the timer fires and when a close
+    /// starts, never per message: a read only marks the connection active, and a send starts a
+    /// deadline only when it fails (the close deadline, which then counts from this time).
     now: Instant,
     /// The transport is finished: shut down, failed, or ended by the peer.
     io_done: bool,
@@ -416,7 +419,23 @@ where
         if let Some(kind) = self.failure {
             return Err(Error::Timeout(kind));
         }
-        self.conn.send(message)
+        match message {
+            // A close starts a deadline: it reads the clock.
+            Message::Close(reason) if self.conn.state() == ws_proto::State::Open => {
+                self.close(reason)
+            }
+            message => self.conn.send(message, self.now),
+        }
+    }
+
+    /// Start the close handshake. Its deadline counts from now: the clock is read (once per
+    /// connection, unlike per message).
+    pub(crate) fn close(&mut self, reason: Option<ws_proto::CloseReason>) -> Result<(), Error> {
+        if let Some(kind) = self.failure {
+            return Err(Error::Timeout(kind));
+        }
+        self.now = self.now.max(tokio::time::Instant::now().into_std());
+        self.conn.close(reason, self.now)
     }
 
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -480,7 +499,7 @@ where
             return Poll::Ready(Err(Error::Timeout(kind)));
         }
         if self.conn.state() == ws_proto::State::Open {
-            self.conn.close(Some(ws_proto::CloseReason::new(
+            self.close(Some(ws_proto::CloseReason::new(
                 ws_proto::CloseCode::NORMAL,
                 "",
             )))?;

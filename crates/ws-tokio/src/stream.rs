@@ -180,7 +180,7 @@ where
     ) -> Result<(), Error> {
         let reason = CloseReason::new(code, reason);
         if self.core.conn.state() == State::Open {
-            self.core.conn.close(Some(reason))?;
+            self.core.close(Some(reason))?;
         }
         self.flush().await
     }
