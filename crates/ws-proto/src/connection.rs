@@ -498,9 +498,10 @@ impl Connection {
             Ok(Some(m)) => Ok(Some(m)),
             Ok(None) if self.eof && self.state != State::Closed => {
                 // The byte stream ended without a close handshake: nothing can be sent back.
+                // What is still queued gets the close deadline to go out.
                 self.frame = None;
                 self.message = None;
-                self.state = State::Closed;
+                self.enter_closed(None);
                 Err(Error::ConnectionReset)
             }
             Ok(None) => Ok(None),
