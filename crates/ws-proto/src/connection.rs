@@ -147,6 +147,13 @@ pub struct Connection {
     /// `rx` holds an allocation (possibly all handed out): false when new and after
     /// `release_buffers`. A `BytesMut` of capacity 0 cannot tell a full buffer from none.
     rx_allocated: bool,
+    /// `rx` sits in a large allocation (grown for a large frame, over `GROWTH_STEP_RESTS`
+    /// resting sizes): payloads up to `read_buffer_size` are copied out of it rather than
+    /// sliced, so that holding a small message does not pin the large buffer.
+    rx_large: bool,
+    /// A payload was handed out as a slice of `rx`'s allocation since it was last allocated or
+    /// reclaimed: the allocation may be shared with messages the application holds.
+    rx_lent: bool,
     frame: Option<FrameInProgress>,
     message: Option<MessageInProgress>,
     utf8: Utf8Validator,
@@ -199,6 +206,8 @@ impl Connection {
             role,
             rx: BytesMut::new(),
             rx_allocated: false,
+            rx_large: false,
+            rx_lent: false,
             config,
             state: State::Open,
             extension: None,
@@ -404,6 +413,9 @@ impl Connection {
             // already (the space of consumed frames, reclaimed without allocating, early while
             // little of the frame has to move): a run of large frames reuses one buffer.
             if room < remaining && self.rx.try_reclaim(remaining) {
+                // Reclaimed: the allocation is ours alone again.
+                self.rx_lent = false;
+                self.rx_large = true;
                 return &mut self.rx;
             }
             if room >= rest / 2 {
@@ -422,6 +434,16 @@ impl Connection {
             if room >= remaining.max(rest / 2) {
                 return &mut self.rx;
             }
+            if self.rx_lent && room >= remaining.max(rest / 8) {
+                if self.rx.try_reclaim(rest) {
+                    // The messages sliced from it are gone: reused in place.
+                    self.rx_lent = false;
+                }
+                // Otherwise messages the application holds share the buffer: leaving it now
+                // would free nothing, so its room is used down to an eighth of the resting
+                // size first, and held messages pin little more than their own bytes.
+                return &mut self.rx;
+            }
             remaining.max(rest)
         };
         // Reclaims the space of consumed frames when their `Bytes` are gone, or allocates.
@@ -431,6 +453,9 @@ impl Connection {
             // the memory back.
             self.rx = BytesMut::with_capacity(want);
         }
+        // Reclaimed or newly allocated: nothing handed out shares it any more.
+        self.rx_lent = false;
+        self.rx_large = self.rx.capacity() > step;
         &mut self.rx
     }
 
@@ -596,11 +621,32 @@ impl Connection {
         if let Some(key) = header.mask {
             ws_simd::apply_mask(&mut self.rx[..len], key);
         }
-        let payload = self.rx.split_to(len).freeze();
+        let payload = self.take_payload(len);
         if header.opcode == OpCode::Binary {
             return Ok(Some(Message::Binary(payload)));
         }
         text_message(payload).map(Some)
+    }
+
+    /// The next `len` received bytes, as an owned payload: a slice of the receive buffer (no
+    /// copy), or, while the buffer is a large one, a copy of a payload of at most
+    /// `read_buffer_size` bytes, so that a small message held by the application pins only its
+    /// own bytes and not the large allocation.
+    #[inline]
+    fn take_payload(&mut self, len: usize) -> Bytes {
+        if self.rx_large && len <= self.config.read_buffer_size {
+            return self.copy_payload(len);
+        }
+        self.rx_lent = true;
+        self.rx.split_to(len).freeze()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn copy_payload(&mut self, len: usize) -> Bytes {
+        let payload = Bytes::copy_from_slice(&self.rx[..len]);
+        self.rx.advance(len);
+        payload
     }
 
     /// A message of `size` bytes is within `max_message_size`.
@@ -704,7 +750,7 @@ impl Connection {
                 frame.processed,
             );
         }
-        let payload = self.rx.split_to(frame.len).freeze();
+        let payload = self.take_payload(frame.len);
         match frame.header.opcode {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => self.data_frame(frame, payload),
             OpCode::Ping => {
@@ -1255,11 +1301,21 @@ impl Connection {
     /// Give back the memory of empty buffers: the receive buffer when no frame or message is
     /// in progress, the output buffers when nothing is queued. They are allocated again by the
     /// next read or send.
+    ///
+    /// A receive buffer whose allocation messages the application still holds share is kept:
+    /// dropping it would free nothing, and keeping it lets the next messages use its room
+    /// instead of each pinning a fresh buffer of its own.
     fn release_buffers(&mut self) {
-        if self.rx.is_empty() && self.rx_allocated && self.frame.is_none() && self.message.is_none()
+        if self.rx.is_empty()
+            && self.rx_allocated
+            && self.frame.is_none()
+            && self.message.is_none()
+            && (!self.rx_lent || self.rx.try_reclaim(self.rx.capacity() + 1))
         {
             self.rx = BytesMut::new();
             self.rx_allocated = false;
+            self.rx_lent = false;
+            self.rx_large = false;
         }
         if self.out.buffered == 0 {
             self.out = Output::default();
