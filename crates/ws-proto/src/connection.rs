@@ -4,7 +4,9 @@
 //! WebSocket, and nothing else: no socket, no runtime, no clock. A transport drives it:
 //!
 //! 1. read bytes into [`Connection::read_buf`] (or copy them in with [`Connection::feed`]) and
-//!    report the read with [`Connection::handle_read`];
+//!    report the read with [`Connection::handle_read`]; a completion-based transport instead
+//!    takes the buffer out with [`Connection::take_read_buffer`] and hands it back filled with
+//!    [`Connection::give_read_buffer`];
 //! 2. take messages out with [`Connection::poll_message`] until it returns `Ok(None)`;
 //! 3. queue outgoing messages with [`Connection::send`];
 //! 4. write out what [`Connection::transmit_slices`] (or [`Connection::pop_transmit`]) offers
@@ -154,6 +156,9 @@ pub struct Connection {
     /// A payload was handed out as a slice of `rx`'s allocation since it was last allocated or
     /// reclaimed: the allocation may be shared with messages the application holds.
     rx_lent: bool,
+    /// The receive buffer is out with the transport ([`Connection::take_read_buffer`]),
+    /// holding this many bytes when it was taken.
+    rx_taken: Option<usize>,
     frame: Option<FrameInProgress>,
     message: Option<MessageInProgress>,
     utf8: Utf8Validator,
@@ -208,6 +213,7 @@ impl Connection {
             rx_allocated: false,
             rx_large: false,
             rx_lent: false,
+            rx_taken: None,
             config,
             state: State::Open,
             extension: None,
@@ -476,6 +482,63 @@ impl Connection {
         } else {
             self.heard = true;
         }
+    }
+
+    /// Take the receive buffer out, with room for the next read reserved as
+    /// [`Connection::read_buf`] reserves it: for completion-based transports (io_uring, IOCP),
+    /// which must own the buffer a read fills while the read is in flight, so nothing is
+    /// borrowed across an await and nothing is copied. Append the received bytes to it (e.g.
+    /// into its spare capacity) and hand it back with [`Connection::give_read_buffer`].
+    ///
+    /// Until it is back, the connection has no received bytes to work on: `poll_message`
+    /// returns `Ok(None)`, and [`Connection::read_buf`] and [`Connection::feed`] must not be
+    /// used. Sending, writing and the timers work as usual.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use ws_proto::{Config, Connection, Message, Role};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::new(Role::Server, Config::default(), now);
+    /// let mut buf = server.take_read_buffer();
+    /// assert!(buf.capacity() - buf.len() >= 4096);
+    /// // ... the kernel completes a read into the buffer's spare capacity ...
+    /// buf.extend_from_slice(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i']);
+    /// server.give_read_buffer(buf, now).unwrap();
+    /// assert_eq!(server.poll_message().unwrap(), Some(Message::from("hi")));
+    /// ```
+    pub fn take_read_buffer(&mut self) -> BytesMut {
+        let buf = std::mem::take(self.read_buf());
+        self.rx_taken = Some(buf.len());
+        buf
+    }
+
+    /// Hand back the buffer taken with [`Connection::take_read_buffer`], with the bytes
+    /// received since appended (none is fine). The bytes are reported as read at `now`, as by
+    /// [`Connection::handle_read`]; a read that found the peer's end is reported with
+    /// [`Connection::handle_eof`] after giving the buffer back.
+    ///
+    /// Fails with [`Error::InvalidInput`] (changing nothing) when no buffer is out, or when the
+    /// one given back is shorter than it was when taken (its bytes must stay in place).
+    pub fn give_read_buffer(&mut self, buf: BytesMut, now: Instant) -> Result<(), Error> {
+        let Some(taken_len) = self.rx_taken else {
+            return Err(Error::InvalidInput(
+                "give_read_buffer without take_read_buffer",
+            ));
+        };
+        if buf.len() < taken_len {
+            return Err(Error::InvalidInput(
+                "read buffer given back shorter than it was taken",
+            ));
+        }
+        self.rx_taken = None;
+        self.rx = buf;
+        self.rx_allocated = true;
+        let n = self.rx.len() - taken_len;
+        if n > 0 {
+            self.handle_read(n, now);
+        }
+        Ok(())
     }
 
     /// Copy received bytes in (for transports that own their buffers).
@@ -1306,7 +1369,8 @@ impl Connection {
     /// dropping it would free nothing, and keeping it lets the next messages use its room
     /// instead of each pinning a fresh buffer of its own.
     fn release_buffers(&mut self) {
-        if self.rx.is_empty()
+        if self.rx_taken.is_none()
+            && self.rx.is_empty()
             && self.rx_allocated
             && self.frame.is_none()
             && self.message.is_none()
