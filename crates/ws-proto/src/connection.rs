@@ -695,7 +695,7 @@ impl Connection {
     /// copy), or, while the buffer is a large one, a copy of a payload of at most
     /// `read_buffer_size` bytes, so that a small message held by the application pins only its
     /// own bytes and not the large allocation.
-    #[inline]
+    #[inline(always)]
     fn take_payload(&mut self, len: usize) -> Bytes {
         if self.rx_large && len <= self.config.read_buffer_size {
             return self.copy_payload(len);
@@ -805,6 +805,9 @@ impl Connection {
     }
 
     /// A whole frame's payload is in `rx`: consume it.
+    // Out of line: the common case (a whole message in one read) never gets here, and inlined
+    // this grows `poll_message`'s prologue for every message.
+    #[inline(never)]
     fn complete_frame(&mut self, frame: FrameInProgress) -> Result<Option<Message>, Error> {
         if let Some(key) = frame.header.mask {
             ws_simd::apply_mask_offset(
@@ -935,8 +938,9 @@ impl Connection {
     /// `now` is the current time: a send can start a deadline (a failing send starts the close
     /// deadline, [`Message::Close`] the close handshake's). It may be a time the transport
     /// already knows rather than a fresh clock reading (e.g. when its timer last fired); a
-    /// deadline started here then counts from that time. `now` never moves backwards: a time
-    /// earlier than one already reported is taken as the later one.
+    /// deadline started here then counts from that time. Time never moves backwards: a `now`
+    /// earlier than one already reported counts as the later one. A send that succeeds (and is
+    /// not a close) starts nothing and costs no time bookkeeping.
     ///
     /// ```
     /// use std::time::Instant;
@@ -948,49 +952,60 @@ impl Connection {
     /// assert_eq!(&server.pop_transmit().unwrap()[..], b"\x81\x05hello");
     /// ```
     pub fn send(&mut self, message: Message, now: Instant) -> Result<(), Error> {
-        if now > self.now {
-            self.now = now;
-        }
         if self.state != State::Open {
             return Err(Error::ConnectionClosed);
         }
-        let result = match message {
-            Message::Text(t) => self.send_data(OpCode::Text, t.into_bytes()),
-            Message::Binary(b) => self.send_data(OpCode::Binary, b),
-            Message::Ping(p) => self.send_control(OpCode::Ping, p),
-            Message::Pong(p) => self.send_control(OpCode::Pong, p),
-            Message::Close(reason) => return self.close(reason, self.now),
-        };
-        if let Err(e) = &result
-            && e.is_fatal()
-        {
-            let now = self.now;
-            self.fail(e, Some(now));
+        // `now` is used only where a deadline starts (a failure, a close): a send that
+        // succeeds costs no time bookkeeping.
+        match message {
+            Message::Text(t) => self.send_data(OpCode::Text, t.into_bytes(), now),
+            Message::Binary(b) => self.send_data(OpCode::Binary, b, now),
+            Message::Ping(p) => self.send_control(OpCode::Ping, p, now),
+            Message::Pong(p) => self.send_control(OpCode::Pong, p, now),
+            Message::Close(reason) => self.close(reason, now),
         }
-        result
     }
 
-    /// Queue a data message; a fatal error is returned for the caller to fail the connection.
-    fn send_data(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
+    /// A send at `now` failed with `e`: fail the connection (its close deadline counts from
+    /// `now`, or from a later time already reported) and return `e`.
+    #[cold]
+    #[inline(never)]
+    fn send_failed(&mut self, e: Error, now: Instant) -> Error {
+        self.now = self.now.max(now);
+        let now = self.now;
+        self.fail(&e, Some(now));
+        e
+    }
+
+    fn send_data(&mut self, opcode: OpCode, payload: Bytes, now: Instant) -> Result<(), Error> {
         // Checked before compressing, against the uncompressed size (never smaller than what
         // is queued), so a refused message costs no compression.
-        self.check_backpressure(payload.len())?;
+        if let Err(e) = self.check_backpressure(payload.len()) {
+            return Err(self.send_failed(e, now));
+        }
         let (rsv, payload) = match self.extension.as_mut() {
-            Some(ext) => ext
-                .encode(&payload, opcode == OpCode::Text)
-                .map_err(Error::Extension)?,
+            Some(ext) => match ext.encode(&payload, opcode == OpCode::Text) {
+                Ok(encoded) => encoded,
+                Err(e) => return Err(self.send_failed(Error::Extension(e), now)),
+            },
             None => (0, payload),
         };
         let max = self.config.fragment_size.max(1);
         if payload.len() <= max {
-            return self.queue_frame(opcode, rsv, &payload, true);
+            if let Err(e) = self.queue_frame(opcode, rsv, &payload, true) {
+                return Err(self.send_failed(e, now));
+            }
+            return Ok(());
         }
         let mut offset = 0;
         let mut op = opcode;
         let mut rsv = rsv;
         while offset < payload.len() {
             let end = (offset + max).min(payload.len());
-            self.queue_frame(op, rsv, &payload.slice(offset..end), end == payload.len())?;
+            let fin = end == payload.len();
+            if let Err(e) = self.queue_frame(op, rsv, &payload.slice(offset..end), fin) {
+                return Err(self.send_failed(e, now));
+            }
             op = OpCode::Continuation;
             rsv = 0;
             offset = end;
@@ -998,13 +1013,17 @@ impl Connection {
         Ok(())
     }
 
-    /// Queue a control frame; a fatal error is returned for the caller to fail the connection.
-    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes, now: Instant) -> Result<(), Error> {
         if payload.len() > 125 {
             return Err(Error::InvalidInput("control frame payload over 125 bytes"));
         }
-        self.check_backpressure(payload.len())?;
-        self.queue_frame(opcode, 0, &payload, true)
+        if let Err(e) = self.check_backpressure(payload.len()) {
+            return Err(self.send_failed(e, now));
+        }
+        if let Err(e) = self.queue_frame(opcode, 0, &payload, true) {
+            return Err(self.send_failed(e, now));
+        }
+        Ok(())
     }
 
     /// Start the close handshake (or do nothing if a close frame already went out).
@@ -1313,10 +1332,8 @@ impl Connection {
                         None if now >= self.quiet_since + self.config.ping_interval => {
                             self.ping_counter = self.ping_counter.wrapping_add(1);
                             let payload = Bytes::copy_from_slice(&self.ping_counter.to_be_bytes());
-                            if let Err(e) = self.send_control(OpCode::Ping, payload) {
-                                self.fail(&e, Some(now));
-                                return Err(e);
-                            }
+                            // On failure the connection is failed already.
+                            self.send_control(OpCode::Ping, payload, now)?;
                             self.ping_sent = Some(now);
                         }
                         _ => {}
@@ -1391,6 +1408,8 @@ impl Connection {
     /// Fail the connection: queue the error's close frame (when the handshake allows one) and
     /// close. `now`, when known, starts the close deadline; otherwise the next `handle_timeout`
     /// does.
+    #[cold]
+    #[inline(never)]
     fn fail(&mut self, e: &Error, now: Option<Instant>) {
         if self.state == State::Open
             && let Some(code) = e.close_code()
