@@ -7,7 +7,8 @@
 
 pub use ws_proto::{
     Bytes, BytesMut, CloseCode, CloseReason, Compression, Config, ConfigBuilder, Connection, Error,
-    Fault, Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes,
+    Fault, MaskKeySource, Message, ProtocolError, RandomError, Role, State, SystemMaskKeys,
+    TimeoutKind, TransportAction, Utf8Bytes,
 };
 
 /// The HTTP/1.1 upgrade handshake (sans-IO).

@@ -3,6 +3,19 @@
 //! The protocol lives in `ws-proto`'s sans-IO [`Connection`](ws_proto::Connection); this crate
 //! only moves bytes between it and a tokio byte stream, and turns its deadlines into one tokio
 //! timer. HTTP/2, HTTP/3 and io_uring transports are other byte streams under the same type.
+//! How a connection ends (close frame, shutdown, reading until the peer's end, all bounded by
+//! `close_timeout`) is decided by the connection
+//! ([`Connection::transport_action`](ws_proto::Connection::transport_action)); this crate
+//! carries it out.
+//!
+//! Time: ws-proto reads no clock, it is told `now`. This crate reads tokio's clock only when
+//! its timer fires and when a close starts (once per connection), never per message: the `now`
+//! reported with each read and send is the time the timer last fired. That is enough because a
+//! read only marks the connection active (its deadlines move at the next timer check) and a
+//! send starts a deadline only when it fails. The close deadline of a failed send (the peer
+//! stopped reading, or the extension failed) therefore counts from the timer's last fire, or
+//! from the stream's start when no timer ran: the close frame of such a failure may get less
+//! than `close_timeout` to go out.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
