@@ -40,10 +40,10 @@ pub(crate) struct Core<S> {
     timer_at: Option<Instant>,
     /// The waker the timer was last polled with.
     timer_waker: Option<Waker>,
-    /// The time the timer last fired (or the stream was made, or a close started): the `now`
-    /// reads and sends report. The clock is read only when the timer fires and when a close
-    /// starts, never per message: a read only marks the connection active, and a send starts a
-    /// deadline only when it fails (the close deadline, which then counts from this time).
+    /// The time the timer last fired (or the stream was made, or a close started, or a send
+    /// was about to fail with backpressure): the `now` reads and sends report. The clock is
+    /// never read per message: a read only marks the connection active, and a send starts a
+    /// deadline only when it fails.
     now: Instant,
     /// The transport is finished: shut down, failed, or ended by the peer.
     io_done: bool,
@@ -406,8 +406,25 @@ where
             Message::Close(reason) if self.conn.state() == ws_proto::State::Open => {
                 self.close(reason)
             }
-            message => self.conn.send(message, self.now),
+            message => {
+                let buffered = self.conn.buffered_output();
+                if buffered > 0
+                    && buffered.saturating_add(message.len()) > self.conn.config().max_backpressure
+                {
+                    // This send fails with `Backpressure` (the peer stopped reading) and starts
+                    // the close deadline: give it the current time, not the timer's last fire.
+                    // Never taken on the echo path (nothing queued when it sends).
+                    self.refresh_now();
+                }
+                self.conn.send(message, self.now)
+            }
         }
+    }
+
+    /// Read the clock (cold: once per close, or per failing send).
+    #[cold]
+    fn refresh_now(&mut self) {
+        self.now = self.now.max(tokio::time::Instant::now().into_std());
     }
 
     /// Start the close handshake. Its deadline counts from now: the clock is read (once per
@@ -416,7 +433,7 @@ where
         if let Some(kind) = self.failure {
             return Err(Error::Timeout(kind));
         }
-        self.now = self.now.max(tokio::time::Instant::now().into_std());
+        self.refresh_now();
         self.conn.close(reason, self.now)
     }
 

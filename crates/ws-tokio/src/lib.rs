@@ -9,13 +9,12 @@
 //! carries it out.
 //!
 //! Time: ws-proto reads no clock, it is told `now`. This crate reads tokio's clock only when
-//! its timer fires and when a close starts (once per connection), never per message: the `now`
-//! reported with each read and send is the time the timer last fired. That is enough because a
-//! read only marks the connection active (its deadlines move at the next timer check) and a
-//! send starts a deadline only when it fails. The close deadline of a failed send (the peer
-//! stopped reading, or the extension failed) therefore counts from the timer's last fire, or
-//! from the stream's start when no timer ran: the close frame of such a failure may get less
-//! than `close_timeout` to go out.
+//! its timer fires, when a close starts and when a send is about to fail with backpressure,
+//! never per message: the `now` reported with each read and send is otherwise the time the
+//! timer last fired. That is enough because a read only marks the connection active (its
+//! deadlines move at the next timer check) and a send starts a deadline only when it fails.
+//! (A send failing for another reason, an extension's internal failure, starts its close
+//! deadline from the timer's last fire, so that deadline may come early.)
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
