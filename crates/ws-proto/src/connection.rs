@@ -72,7 +72,8 @@ pub enum State {
     /// We sent a close frame and wait for the peer's.
     CloseSent,
     /// Both close frames were exchanged, or the connection failed: nothing more is read or sent.
-    /// The transport writes out what is queued and closes the byte stream.
+    /// The transport writes out what is queued and ends the byte stream as
+    /// [`Connection::transport_action`] says.
     Closed,
 }
 
