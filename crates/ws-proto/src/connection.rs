@@ -185,7 +185,8 @@ pub struct Connection {
     stalled_since: Option<Instant>,
     /// Deadline of the close handshake (or, once closed, of waiting for the transport to end).
     close_deadline: Option<Instant>,
-    /// A close frame went out and its deadline is armed at the next `handle_timeout`.
+    /// The connection closed where no `now` was at hand (inside `poll_message`): the close
+    /// deadline is armed at the next `handle_timeout`.
     close_timer_unarmed: bool,
     ping_counter: u32,
     eof: bool,
@@ -1242,6 +1243,12 @@ impl Connection {
     /// While output is queued, the timers are also checked at least every quarter of
     /// `send_timeout`, so a peer that stopped reading is cut off between `send_timeout` and
     /// `send_timeout * 5 / 4` after our output last moved.
+    ///
+    /// Once the close handshake ends or the connection fails inside
+    /// [`Connection::poll_message`] (which takes no `now`), the close deadline that bounds the
+    /// end of the transport is armed at the next `handle_timeout`: until then this returns the
+    /// last `now` reported, a time already past, so the transport calls `handle_timeout` at
+    /// once with the current time.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.close_timer_unarmed {
             // Arm it at once: the transport calls `handle_timeout` with the current time.
