@@ -32,7 +32,7 @@ fn main() {
         conn.read_buf().extend_from_slice(&wire);
         conn.handle_read(wire.len(), now);
         let message = conn.poll_message().unwrap().unwrap();
-        conn.send(message).unwrap();
+        conn.send(message, now).unwrap();
         let mut slices = [IoSlice::new(&[]); 4];
         let k = conn.transmit_slices(&mut slices);
         let len: usize = slices[..k].iter().map(|s| s.len()).sum();

@@ -2,6 +2,8 @@
 //! arbitrary chunking (half of them well-formed frames, so the fuzzer gets deep), messages
 //! out, pings, closes, time passing, the peer vanishing. Invariants: no panic, buffers bounded
 //! by the configured limits, an error is reported once and a closed connection stays closed.
+//! Also: reads through owned buffers (`take_read_buffer` / `give_read_buffer`), a client
+//! masking-key source that may fail, and the transport actions that end the connection.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -9,7 +11,10 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, Instant};
 use ws_proto::frame::{FrameHeader, OpCode};
-use ws_proto::{CloseReason, Config, Connection, Message, Role, State};
+use ws_proto::{
+    CloseReason, Config, Connection, MaskKeySource, Message, RandomError, Role, State,
+    TransportAction,
+};
 
 const MAX_FRAME: usize = 4096;
 const MAX_MESSAGE: usize = 16 * 1024;
@@ -35,6 +40,25 @@ enum Op {
     Advance(u16),
     /// The peer closes the byte stream.
     Eof,
+    /// Raw bytes from the peer, through an owned read buffer.
+    Owned(Vec<u8>),
+    /// The transport does what `transport_action` asks (a shutdown is reported done).
+    Act,
+}
+
+/// Masking keys that run out after a number of frames.
+#[derive(Debug)]
+struct Limited(u8);
+
+impl MaskKeySource for Limited {
+    fn fill(&mut self, dst: &mut [u8]) -> Result<(), RandomError> {
+        if self.0 == 0 {
+            return Err(RandomError::new("fuzz: keys ran out"));
+        }
+        self.0 -= 1;
+        dst.fill(self.0);
+        Ok(())
+    }
 }
 
 #[derive(Arbitrary, Debug)]
@@ -48,6 +72,8 @@ enum SendOp {
 #[derive(Arbitrary, Debug)]
 struct Input {
     client: bool,
+    /// For a client: masking keys available before its source fails.
+    mask_keys: Option<u8>,
     fragment_size: u16,
     ops: Vec<Op>,
 }
@@ -96,6 +122,9 @@ fuzz_target!(|input: Input| {
     let start = Instant::now();
     let mut now = start;
     let mut conn = Connection::new(role, config, now);
+    if let Some(keys) = input.mask_keys {
+        conn.set_mask_key_source(Box::new(Limited(keys)));
+    }
     let mut errors = 0usize;
 
     for op in input.ops.into_iter().take(256) {
@@ -122,7 +151,7 @@ fuzz_target!(|input: Input| {
                     }
                 };
                 let buffered = conn.buffered_output();
-                if conn.send(message).is_err() && was_closed {
+                if conn.send(message, now).is_err() && was_closed {
                     // Nothing may be queued once closed.
                     assert_eq!(conn.buffered_output(), buffered);
                 }
@@ -144,6 +173,17 @@ fuzz_target!(|input: Input| {
                 }
             }
             Op::Eof => conn.handle_eof(),
+            Op::Owned(b) => {
+                let mut buf = conn.take_read_buffer();
+                buf.extend_from_slice(&b);
+                conn.give_read_buffer(buf, now)
+                    .expect("the buffer taken, with bytes appended, is accepted");
+            }
+            Op::Act => {
+                if conn.transport_action() == TransportAction::Shutdown {
+                    conn.handle_shutdown();
+                }
+            }
         }
 
         // Drain messages; each error closes the connection.
@@ -170,6 +210,17 @@ fuzz_target!(|input: Input| {
                 "a closed connection stays closed"
             );
         }
+        // The transport is told to end the stream only once the connection is closed, and to
+        // shut down only once its output is written.
+        match conn.transport_action() {
+            TransportAction::Continue => {}
+            TransportAction::Shutdown => assert!(conn.is_closed() && !conn.wants_write()),
+            _ => assert!(conn.is_closed()),
+        }
+        assert_eq!(
+            conn.is_finished(),
+            conn.transport_action() == TransportAction::Release
+        );
         // Receive memory: at most one frame beyond the resting read buffer.
         assert!(conn.buffered_input() <= MAX_FRAME + 14 + 64 * 1024);
         // Output beyond max_backpressure only by what one send or reply may add.

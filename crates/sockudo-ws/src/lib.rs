@@ -7,8 +7,8 @@
 
 pub use ws_proto::{
     Bytes, BytesMut, CloseCode, CloseReason, Compression, Config, ConfigBuilder, ConfigError,
-    Connection, Error, Fault, Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes,
-    Utf8Error, http,
+    Connection, Error, Fault, MaskKeySource, Message, ProtocolError, RandomError, Role, State,
+    SystemMaskKeys, TimeoutKind, TransportAction, Utf8Bytes, Utf8Error, http,
 };
 
 /// The opening handshake (sans-IO): the HTTP/1.1 upgrade and the extended CONNECT of HTTP/2

@@ -252,7 +252,9 @@ fn pings_between_fragments_pass_untouched() {
         config,
     );
     let m = text(json_like(2000, 1));
-    pair.server.send(m.clone()).unwrap();
+    pair.server
+        .send(m.clone(), std::time::Instant::now())
+        .unwrap();
     let mut wire = Vec::new();
     while let Some(c) = pair.server.pop_transmit() {
         wire.extend_from_slice(&c);

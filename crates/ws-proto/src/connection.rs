@@ -4,16 +4,28 @@
 //! WebSocket, and nothing else: no socket, no runtime, no clock. A transport drives it:
 //!
 //! 1. read bytes into [`Connection::read_buf`] (or copy them in with [`Connection::feed`]) and
-//!    report the read with [`Connection::handle_read`];
+//!    report the read with [`Connection::handle_read`]; a completion-based transport instead
+//!    takes the buffer out with [`Connection::take_read_buffer`] and hands it back filled with
+//!    [`Connection::give_read_buffer`];
 //! 2. take messages out with [`Connection::poll_message`] until it returns `Ok(None)`;
 //! 3. queue outgoing messages with [`Connection::send`];
 //! 4. write out what [`Connection::transmit_slices`] (or [`Connection::pop_transmit`]) offers
 //!    and report it with [`Connection::advance_transmit`];
-//! 5. sleep until [`Connection::poll_timeout`] and then call [`Connection::handle_timeout`].
+//! 5. sleep until [`Connection::poll_timeout`] and then call [`Connection::handle_timeout`];
+//! 6. end the byte stream as [`Connection::transport_action`] says: shut down its sending side
+//!    when asked, and drop it once the connection [`is_finished`](Connection::is_finished).
 //!
-//! Once [`Connection::is_closed`] is true and the output is written, the transport closes the
-//! byte stream (the server first; a client waits for the server to do so until the deadline
-//! that `poll_timeout` still reports).
+//! The connection never reads a clock: every call that can start a timer or a deadline takes
+//! `now` (`handle_read`, `send`, `close`, `handle_timeout`). `now` is the transport's idea of
+//! the current time; a transport may pass a time it already knows instead of reading the clock
+//! on every call (the time its timer last fired, say), and then deadlines started by that call
+//! count from that time. Times never move backwards inside the connection. Deadlines started
+//! without a `now` at hand (a close frame or a protocol error found by
+//! [`Connection::poll_message`]) are armed at the next `handle_timeout`, which `poll_timeout`
+//! asks for at once.
+//!
+//! Client masking keys come from the operating system's CSPRNG unless another
+//! [`MaskKeySource`] is set ([`Connection::set_mask_key_source`]).
 //!
 //! ```
 //! use std::time::Instant;
@@ -23,7 +35,7 @@
 //! let mut client = Connection::new(Role::Client, Config::default(), now);
 //! let mut server = Connection::new(Role::Server, Config::default(), now);
 //!
-//! client.send(Message::from("hello")).unwrap();
+//! client.send(Message::from("hello"), now).unwrap();
 //! while let Some(bytes) = client.pop_transmit() {
 //!     server.feed(&bytes, now);
 //! }
@@ -34,7 +46,7 @@ use crate::config::Config;
 use crate::error::{CloseCode, Error, ProtocolError, TimeoutKind};
 use crate::extension::Extension;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use crate::mask_key::next_mask_key;
+use crate::mask_key::{KeySource, MaskKeySource};
 use crate::message::{CloseReason, Message, Utf8Bytes};
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -60,8 +72,21 @@ pub enum State {
     /// We sent a close frame and wait for the peer's.
     CloseSent,
     /// Both close frames were exchanged, or the connection failed: nothing more is read or sent.
-    /// The transport writes out what is queued and closes the byte stream.
+    /// The transport writes out what is queued and ends the byte stream as
+    /// [`Connection::transport_action`] says.
     Closed,
+}
+
+/// What the transport should do with its byte stream: see [`Connection::transport_action`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportAction {
+    /// Carry on: write what is queued, read, and wait until [`Connection::poll_timeout`].
+    Continue,
+    /// End our sending side of the byte stream, then call [`Connection::handle_shutdown`].
+    Shutdown,
+    /// Nothing more to write or wait for: drop (close) the byte stream.
+    Release,
 }
 
 /// Payloads at or below this size are copied into the cork buffer; larger ones are queued as
@@ -125,6 +150,16 @@ pub struct Connection {
     /// `rx` holds an allocation (possibly all handed out): false when new and after
     /// `release_buffers`. A `BytesMut` of capacity 0 cannot tell a full buffer from none.
     rx_allocated: bool,
+    /// `rx` sits in a large allocation (grown for a large frame, over `GROWTH_STEP_RESTS`
+    /// resting sizes): payloads up to `read_buffer_size` are copied out of it rather than
+    /// sliced, so that holding a small message does not pin the large buffer.
+    rx_large: bool,
+    /// A payload was handed out as a slice of `rx`'s allocation since it was last allocated or
+    /// reclaimed: the allocation may be shared with messages the application holds.
+    rx_lent: bool,
+    /// The receive buffer is out with the transport ([`Connection::take_read_buffer`]),
+    /// holding this many bytes when it was taken.
+    rx_taken: Option<usize>,
     frame: Option<FrameInProgress>,
     message: Option<MessageInProgress>,
     utf8: Utf8Validator,
@@ -150,10 +185,18 @@ pub struct Connection {
     stalled_since: Option<Instant>,
     /// Deadline of the close handshake (or, once closed, of waiting for the transport to end).
     close_deadline: Option<Instant>,
-    /// A close frame went out and its deadline is armed at the next `handle_timeout`.
+    /// The connection closed where no `now` was at hand (inside `poll_message`): the close
+    /// deadline is armed at the next `handle_timeout`.
     close_timer_unarmed: bool,
     ping_counter: u32,
     eof: bool,
+    /// Where a client's masking keys come from.
+    mask_keys: KeySource,
+    /// The transport reported that it shut down its sending side.
+    shutdown_done: bool,
+    /// The close deadline passed while closed: the transport gives up on the rest of its output
+    /// and on waiting for the peer.
+    close_expired: bool,
 }
 
 /// A text message from its complete payload: [`Error::InvalidUtf8`] unless it is UTF-8.
@@ -173,6 +216,9 @@ impl Connection {
             role,
             rx: BytesMut::new(),
             rx_allocated: false,
+            rx_large: false,
+            rx_lent: false,
+            rx_taken: None,
             config,
             state: State::Open,
             extension: None,
@@ -193,6 +239,9 @@ impl Connection {
             close_timer_unarmed: false,
             ping_counter: 0,
             eof: false,
+            mask_keys: KeySource::System,
+            shutdown_done: false,
+            close_expired: false,
         };
         conn.update_deadline();
         conn
@@ -202,6 +251,17 @@ impl Connection {
     pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
         self.ext_bits = extension.rsv_bits() & 0x70;
         self.extension = Some(extension);
+    }
+
+    /// Draw a client's masking keys from `source` instead of the default
+    /// [`SystemMaskKeys`](crate::SystemMaskKeys) (the operating system's CSPRNG through a
+    /// per-thread pool). A server sends no masked frames and never calls it.
+    ///
+    /// When the source fails, the call that needed a key (`send`, `close`, or `poll_message`
+    /// answering a ping or a close frame) fails with [`Error::Random`] and the connection is
+    /// closed without a close frame. See [`MaskKeySource`] for an example.
+    pub fn set_mask_key_source(&mut self, source: Box<dyn MaskKeySource>) {
+        self.mask_keys = KeySource::Custom(source);
     }
 
     /// The negotiated extension, if any.
@@ -227,6 +287,83 @@ impl Connection {
     /// True once nothing more will be read or sent (the queued output may still need writing).
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Ending the transport
+    // ------------------------------------------------------------------------------------------
+
+    /// What the transport should do with its byte stream now. It encodes the end of a
+    /// connection (RFC 6455 section 7.1.1), so that every transport ends it the same way:
+    ///
+    /// * while open, and once closed while queued output or the peer's end is awaited:
+    ///   [`TransportAction::Continue`]: write what is queued, read (once closed, what arrives is
+    ///   discarded; report the peer's end with `handle_read(0, now)` or
+    ///   [`Connection::handle_eof`]) and wait until [`Connection::poll_timeout`];
+    /// * once closed and the output is written, [`TransportAction::Shutdown`]: end our sending
+    ///   side (TCP FIN, the end of an HTTP/2 or HTTP/3 stream) and report it with
+    ///   [`Connection::handle_shutdown`]. The server does so at once; the client first waits for
+    ///   the server's end, at most until the close deadline;
+    /// * then, once the peer's end arrived or the close deadline passed,
+    ///   [`TransportAction::Release`]: drop the byte stream. Reading until the peer's end first
+    ///   matters: closing a socket with unread input makes the kernel send a reset, which can
+    ///   destroy our close frame in flight.
+    ///
+    /// The close deadline bounds all of it: once it passes (`close_timeout` after the close
+    /// handshake started or ended, see [`Connection::handle_timeout`]), output still stuck is
+    /// given up ([`TransportAction::Release`] at once) and the wait for the peer's end stops.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ws_proto::{Config, Connection, Role, TransportAction};
+    ///
+    /// let now = Instant::now();
+    /// let mut client = Connection::new(Role::Client, Config::default(), now);
+    /// client.close(None, now).unwrap();
+    /// while let Some(_bytes) = client.pop_transmit() { /* written to the peer */ }
+    /// // The server never answers: the client waits for `close_timeout`...
+    /// assert_eq!(client.transport_action(), TransportAction::Continue);
+    /// let deadline = client.poll_timeout().unwrap();
+    /// assert_eq!(deadline, now + Duration::from_secs(5));
+    /// assert!(client.handle_timeout(deadline).is_err());
+    /// // ...then ends its side and lets go of the stream.
+    /// assert_eq!(client.transport_action(), TransportAction::Shutdown);
+    /// client.handle_shutdown();
+    /// assert_eq!(client.transport_action(), TransportAction::Release);
+    /// assert!(client.is_finished());
+    /// ```
+    pub fn transport_action(&self) -> TransportAction {
+        if self.state != State::Closed {
+            return TransportAction::Continue;
+        }
+        if self.out.buffered > 0 {
+            return if self.close_expired {
+                // The peer is not taking our output: give up on it.
+                TransportAction::Release
+            } else {
+                TransportAction::Continue
+            };
+        }
+        if !self.shutdown_done && (self.role == Role::Server || self.eof || self.close_expired) {
+            return TransportAction::Shutdown;
+        }
+        if !self.eof && !self.close_expired {
+            // Drain: read and discard until the peer's end or the deadline.
+            return TransportAction::Continue;
+        }
+        TransportAction::Release
+    }
+
+    /// The transport shut down its sending side (after [`TransportAction::Shutdown`]), or
+    /// tried to and failed: either way it is not asked again.
+    pub fn handle_shutdown(&mut self) {
+        self.shutdown_done = true;
+    }
+
+    /// True when nothing more is to be done with the byte stream
+    /// ([`TransportAction::Release`]): the transport drops it.
+    pub fn is_finished(&self) -> bool {
+        self.transport_action() == TransportAction::Release
     }
 
     // ------------------------------------------------------------------------------------------
@@ -287,6 +424,9 @@ impl Connection {
             // already (the space of consumed frames, reclaimed without allocating, early while
             // little of the frame has to move): a run of large frames reuses one buffer.
             if room < remaining && self.rx.try_reclaim(remaining) {
+                // Reclaimed: the allocation is ours alone again.
+                self.rx_lent = false;
+                self.rx_large = true;
                 return &mut self.rx;
             }
             if room >= rest / 2 {
@@ -305,6 +445,16 @@ impl Connection {
             if room >= remaining.max(rest / 2) {
                 return &mut self.rx;
             }
+            if self.rx_lent && room >= remaining.max(rest / 8) {
+                if self.rx.try_reclaim(rest) {
+                    // The messages sliced from it are gone: reused in place.
+                    self.rx_lent = false;
+                }
+                // Otherwise messages the application holds share the buffer: leaving it now
+                // would free nothing, so its room is used down to an eighth of the resting
+                // size first, and held messages pin little more than their own bytes.
+                return &mut self.rx;
+            }
             remaining.max(rest)
         };
         // Reclaims the space of consumed frames when their `Bytes` are gone, or allocates.
@@ -314,6 +464,9 @@ impl Connection {
             // the memory back.
             self.rx = BytesMut::with_capacity(want);
         }
+        // Reclaimed or newly allocated: nothing handed out shares it any more.
+        self.rx_lent = false;
+        self.rx_large = self.rx.capacity() > step;
         &mut self.rx
     }
 
@@ -334,6 +487,63 @@ impl Connection {
         } else {
             self.heard = true;
         }
+    }
+
+    /// Take the receive buffer out, with room for the next read reserved as
+    /// [`Connection::read_buf`] reserves it: for completion-based transports (io_uring, IOCP),
+    /// which must own the buffer a read fills while the read is in flight, so nothing is
+    /// borrowed across an await and nothing is copied. Append the received bytes to it (e.g.
+    /// into its spare capacity) and hand it back with [`Connection::give_read_buffer`].
+    ///
+    /// Until it is back, the connection has no received bytes to work on: `poll_message`
+    /// returns `Ok(None)`, and [`Connection::read_buf`] and [`Connection::feed`] must not be
+    /// used. Sending, writing and the timers work as usual.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use ws_proto::{Config, Connection, Message, Role};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::new(Role::Server, Config::default(), now);
+    /// let mut buf = server.take_read_buffer();
+    /// assert!(buf.capacity() - buf.len() >= 4096);
+    /// // ... the kernel completes a read into the buffer's spare capacity ...
+    /// buf.extend_from_slice(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i']);
+    /// server.give_read_buffer(buf, now).unwrap();
+    /// assert_eq!(server.poll_message().unwrap(), Some(Message::from("hi")));
+    /// ```
+    pub fn take_read_buffer(&mut self) -> BytesMut {
+        let buf = std::mem::take(self.read_buf());
+        self.rx_taken = Some(buf.len());
+        buf
+    }
+
+    /// Hand back the buffer taken with [`Connection::take_read_buffer`], with the bytes
+    /// received since appended (none is fine). The bytes are reported as read at `now`, as by
+    /// [`Connection::handle_read`]; a read that found the peer's end is reported with
+    /// [`Connection::handle_eof`] after giving the buffer back.
+    ///
+    /// Fails with [`Error::InvalidInput`] (changing nothing) when no buffer is out, or when the
+    /// one given back is shorter than it was when taken (its bytes must stay in place).
+    pub fn give_read_buffer(&mut self, buf: BytesMut, now: Instant) -> Result<(), Error> {
+        let Some(taken_len) = self.rx_taken else {
+            return Err(Error::InvalidInput(
+                "give_read_buffer without take_read_buffer",
+            ));
+        };
+        if buf.len() < taken_len {
+            return Err(Error::InvalidInput(
+                "read buffer given back shorter than it was taken",
+            ));
+        }
+        self.rx_taken = None;
+        self.rx = buf;
+        self.rx_allocated = true;
+        let n = self.rx.len() - taken_len;
+        if n > 0 {
+            self.handle_read(n, now);
+        }
+        Ok(())
     }
 
     /// Copy received bytes in (for transports that own their buffers).
@@ -381,14 +591,16 @@ impl Connection {
             Ok(Some(m)) => Ok(Some(m)),
             Ok(None) if self.eof && self.state != State::Closed => {
                 // The byte stream ended without a close handshake: nothing can be sent back.
+                // What is still queued gets the close deadline to go out.
                 self.frame = None;
                 self.message = None;
-                self.state = State::Closed;
+                self.enter_closed(None);
                 Err(Error::ConnectionReset)
             }
             Ok(None) => Ok(None),
             Err(e) => {
-                self.fail(&e);
+                // No `now` here: see `close_frame`.
+                self.fail(&e, None);
                 Err(e)
             }
         }
@@ -477,11 +689,32 @@ impl Connection {
         if let Some(key) = header.mask {
             ws_simd::apply_mask(&mut self.rx[..len], key);
         }
-        let payload = self.rx.split_to(len).freeze();
+        let payload = self.take_payload(len);
         if header.opcode == OpCode::Binary {
             return Ok(Some(Message::Binary(payload)));
         }
         text_message(payload).map(Some)
+    }
+
+    /// The next `len` received bytes, as an owned payload: a slice of the receive buffer (no
+    /// copy), or, while the buffer is a large one, a copy of a payload of at most
+    /// `read_buffer_size` bytes, so that a small message held by the application pins only its
+    /// own bytes and not the large allocation.
+    #[inline(always)]
+    fn take_payload(&mut self, len: usize) -> Bytes {
+        if self.rx_large && len <= self.config.read_buffer_size {
+            return self.copy_payload(len);
+        }
+        self.rx_lent = true;
+        self.rx.split_to(len).freeze()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn copy_payload(&mut self, len: usize) -> Bytes {
+        let payload = Bytes::copy_from_slice(&self.rx[..len]);
+        self.rx.advance(len);
+        payload
     }
 
     /// A message of `size` bytes is within `max_message_size`.
@@ -577,6 +810,9 @@ impl Connection {
     }
 
     /// A whole frame's payload is in `rx`: consume it.
+    // Out of line: the common case (a whole message in one read) never gets here, and inlined
+    // this grows `poll_message`'s prologue for every message.
+    #[inline(never)]
     fn complete_frame(&mut self, frame: FrameInProgress) -> Result<Option<Message>, Error> {
         if let Some(key) = frame.header.mask {
             ws_simd::apply_mask_offset(
@@ -585,13 +821,13 @@ impl Connection {
                 frame.processed,
             );
         }
-        let payload = self.rx.split_to(frame.len).freeze();
+        let payload = self.take_payload(frame.len);
         match frame.header.opcode {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => self.data_frame(frame, payload),
             OpCode::Ping => {
                 if self.state == State::Open {
                     self.check_backpressure(payload.len())?;
-                    self.queue_frame(OpCode::Pong, 0, &payload, true);
+                    self.queue_frame(OpCode::Pong, 0, &payload, true)?;
                 }
                 Ok(Some(Message::Ping(payload)))
             }
@@ -679,9 +915,11 @@ impl Connection {
                 Some(r) => Bytes::copy_from_slice(&r.code.0.to_be_bytes()),
                 None => Bytes::new(),
             };
-            self.queue_frame(OpCode::Close, 0, &echo, true);
+            self.queue_frame(OpCode::Close, 0, &echo, true)?;
         }
-        self.enter_closed();
+        // No `now` here: the deadline is armed at the next `handle_timeout`, which
+        // `poll_timeout` asks for at once.
+        self.enter_closed(None);
         Ok(Message::Close(reason))
     }
 
@@ -699,41 +937,69 @@ impl Connection {
     /// Fails with [`Error::ConnectionClosed`] after a close frame was sent, and with
     /// [`Error::Backpressure`] when the message would take the unsent output beyond
     /// `max_backpressure` (the peer is not reading; a message larger than the limit is
-    /// accepted when nothing else is queued); that error closes the connection (1008).
-    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+    /// accepted when nothing else is queued); that error closes the connection (1008). A client
+    /// whose masking-key source fails gets [`Error::Random`] and the connection is closed.
+    ///
+    /// `now` is the current time: a send can start a deadline (a failing send starts the close
+    /// deadline, [`Message::Close`] the close handshake's). It may be a time the transport
+    /// already knows rather than a fresh clock reading (e.g. when its timer last fired); a
+    /// deadline started here then counts from that time. Time never moves backwards: a `now`
+    /// earlier than one already reported counts as the later one. A send that succeeds (and is
+    /// not a close) starts nothing and costs no time bookkeeping.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use ws_proto::{Config, Connection, Message, Role};
+    ///
+    /// let now = Instant::now();
+    /// let mut server = Connection::new(Role::Server, Config::default(), now);
+    /// server.send(Message::from("hello"), now).unwrap();
+    /// assert_eq!(&server.pop_transmit().unwrap()[..], b"\x81\x05hello");
+    /// ```
+    pub fn send(&mut self, message: Message, now: Instant) -> Result<(), Error> {
         if self.state != State::Open {
             return Err(Error::ConnectionClosed);
         }
+        // `now` is used only where a deadline starts (a failure, a close): a send that
+        // succeeds costs no time bookkeeping.
         match message {
-            Message::Text(t) => self.send_data(OpCode::Text, t.into_bytes()),
-            Message::Binary(b) => self.send_data(OpCode::Binary, b),
-            Message::Ping(p) => self.send_control(OpCode::Ping, p),
-            Message::Pong(p) => self.send_control(OpCode::Pong, p),
-            Message::Close(reason) => self.close(reason),
+            Message::Text(t) => self.send_data(OpCode::Text, t.into_bytes(), now),
+            Message::Binary(b) => self.send_data(OpCode::Binary, b, now),
+            Message::Ping(p) => self.send_control(OpCode::Ping, p, now),
+            Message::Pong(p) => self.send_control(OpCode::Pong, p, now),
+            Message::Close(reason) => self.close(reason, now),
         }
     }
 
-    fn send_data(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
+    /// A send at `now` failed with `e`: fail the connection (its close deadline counts from
+    /// `now`, or from a later time already reported) and return `e`.
+    #[cold]
+    #[inline(never)]
+    fn send_failed(&mut self, e: Error, now: Instant) -> Error {
+        self.now = self.now.max(now);
+        let now = self.now;
+        self.fail(&e, Some(now));
+        e
+    }
+
+    fn send_data(&mut self, opcode: OpCode, payload: Bytes, now: Instant) -> Result<(), Error> {
         // Checked before compressing, against the uncompressed size (never smaller than what
         // is queued), so a refused message costs no compression.
         if let Err(e) = self.check_backpressure(payload.len()) {
-            self.fail(&e);
-            return Err(e);
+            return Err(self.send_failed(e, now));
         }
         let (rsv, payload) = match self.extension.as_mut() {
             Some(ext) => match ext.encode(&payload, opcode == OpCode::Text) {
                 Ok(encoded) => encoded,
-                Err(e) => {
-                    let e = Error::Extension(e);
-                    self.fail(&e);
-                    return Err(e);
-                }
+                Err(e) => return Err(self.send_failed(Error::Extension(e), now)),
             },
             None => (0, payload),
         };
         let max = self.config.fragment_size.max(1);
         if payload.len() <= max {
-            self.queue_frame(opcode, rsv, &payload, true);
+            if let Err(e) = self.queue_frame(opcode, rsv, &payload, true) {
+                return Err(self.send_failed(e, now));
+            }
             return Ok(());
         }
         let mut offset = 0;
@@ -741,7 +1007,10 @@ impl Connection {
         let mut rsv = rsv;
         while offset < payload.len() {
             let end = (offset + max).min(payload.len());
-            self.queue_frame(op, rsv, &payload.slice(offset..end), end == payload.len());
+            let fin = end == payload.len();
+            if let Err(e) = self.queue_frame(op, rsv, &payload.slice(offset..end), fin) {
+                return Err(self.send_failed(e, now));
+            }
             op = OpCode::Continuation;
             rsv = 0;
             offset = end;
@@ -749,23 +1018,42 @@ impl Connection {
         Ok(())
     }
 
-    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes, now: Instant) -> Result<(), Error> {
         if payload.len() > 125 {
             return Err(Error::InvalidInput("control frame payload over 125 bytes"));
         }
         if let Err(e) = self.check_backpressure(payload.len()) {
-            self.fail(&e);
-            return Err(e);
+            return Err(self.send_failed(e, now));
         }
-        self.queue_frame(opcode, 0, &payload, true);
+        if let Err(e) = self.queue_frame(opcode, 0, &payload, true) {
+            return Err(self.send_failed(e, now));
+        }
         Ok(())
     }
 
     /// Start the close handshake (or do nothing if a close frame already went out).
     ///
-    /// `None` sends a close frame without a status code. The close timer starts at the next
-    /// [`Connection::handle_timeout`], which [`Connection::poll_timeout`] asks for at once.
-    pub fn close(&mut self, reason: Option<CloseReason>) -> Result<(), Error> {
+    /// `None` sends a close frame without a status code. The close deadline (`close_timeout`)
+    /// starts at `now`: the peer's close frame must arrive by then, and once it has, the
+    /// transport gets the same time again to end the byte stream (see
+    /// [`Connection::transport_action`]). As with [`Connection::send`], `now` may be a time the
+    /// transport already knows; the deadline then counts from it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use ws_proto::{CloseCode, CloseReason, Config, Connection, Role, State};
+    ///
+    /// let now = Instant::now();
+    /// let mut client = Connection::new(Role::Client, Config::default(), now);
+    /// client.close(Some(CloseReason::new(CloseCode::NORMAL, "bye")), now).unwrap();
+    /// assert_eq!(client.state(), State::CloseSent);
+    /// assert_eq!(client.poll_timeout(), Some(now + Duration::from_secs(5)));
+    /// ```
+    pub fn close(&mut self, reason: Option<CloseReason>, now: Instant) -> Result<(), Error> {
+        if now > self.now {
+            self.now = now;
+        }
+        let now = self.now;
         if self.state != State::Open {
             return Ok(());
         }
@@ -780,9 +1068,14 @@ impl Connection {
             payload.extend_from_slice(&r.code.0.to_be_bytes());
             payload.extend_from_slice(r.reason.as_bytes());
         }
-        self.queue_frame(OpCode::Close, 0, &payload.freeze(), true);
+        if let Err(e) = self.queue_frame(OpCode::Close, 0, &payload.freeze(), true) {
+            self.fail(&e, Some(now));
+            return Err(e);
+        }
         self.state = State::CloseSent;
-        self.close_timer_unarmed = true;
+        self.close_timer_unarmed = false;
+        self.close_deadline = Some(now + self.config.close_timeout);
+        self.update_deadline();
         Ok(())
     }
 
@@ -799,10 +1092,18 @@ impl Connection {
         Ok(())
     }
 
-    /// Append one frame to the output.
-    fn queue_frame(&mut self, opcode: OpCode, rsv: u8, payload: &Bytes, fin: bool) {
+    /// Append one frame to the output. Fails (queueing nothing) only when a client's masking
+    /// key source fails.
+    #[inline]
+    fn queue_frame(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        payload: &Bytes,
+        fin: bool,
+    ) -> Result<(), Error> {
         let mask = match self.role {
-            Role::Client => Some(next_mask_key()),
+            Role::Client => Some(self.mask_keys.next()?),
             Role::Server => None,
         };
         let header = FrameHeader {
@@ -841,6 +1142,7 @@ impl Connection {
                 out.segments.push_back(payload.clone());
             }
         }
+        Ok(())
     }
 
     /// Bytes queued for writing.
@@ -944,6 +1246,12 @@ impl Connection {
     /// While output is queued, the timers are also checked at least every quarter of
     /// `send_timeout`, so a peer that stopped reading is cut off between `send_timeout` and
     /// `send_timeout * 5 / 4` after our output last moved.
+    ///
+    /// Once the close handshake ends or the connection fails inside
+    /// [`Connection::poll_message`] (which takes no `now`), the close deadline that bounds the
+    /// end of the transport is armed at the next `handle_timeout`: until then this returns the
+    /// last `now` reported, a time already past, so the transport calls `handle_timeout` at
+    /// once with the current time.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.close_timer_unarmed {
             // Arm it at once: the transport calls `handle_timeout` with the current time.
@@ -1000,6 +1308,7 @@ impl Connection {
     }
 
     fn check_timers(&mut self, now: Instant) -> Result<(), Error> {
+        let now = now.max(self.now);
         self.now = now;
         if self.close_timer_unarmed {
             self.close_timer_unarmed = false;
@@ -1021,20 +1330,21 @@ impl Connection {
                 let idle = self.config.idle_timeout;
                 if !idle.is_zero() && now >= self.quiet_since + idle {
                     let e = Error::Timeout(TimeoutKind::Idle);
-                    self.fail(&e);
+                    self.fail(&e, Some(now));
                     return Err(e);
                 }
                 if self.config.auto_ping && !self.config.ping_interval.is_zero() {
                     match self.ping_sent {
                         Some(sent) if now >= sent + self.config.pong_timeout => {
                             let e = Error::Timeout(TimeoutKind::Pong);
-                            self.fail(&e);
+                            self.fail(&e, Some(now));
                             return Err(e);
                         }
                         None if now >= self.quiet_since + self.config.ping_interval => {
                             self.ping_counter = self.ping_counter.wrapping_add(1);
                             let payload = Bytes::copy_from_slice(&self.ping_counter.to_be_bytes());
-                            self.send_control(OpCode::Ping, payload)?;
+                            // On failure the connection is failed already.
+                            self.send_control(OpCode::Ping, payload, now)?;
                             self.ping_sent = Some(now);
                         }
                         _ => {}
@@ -1045,6 +1355,7 @@ impl Connection {
             State::CloseSent | State::Closed => match self.close_deadline {
                 Some(deadline) if now >= deadline => {
                     self.close_deadline = None;
+                    self.close_expired = true;
                     let was_open = self.state == State::CloseSent;
                     self.state = State::Closed;
                     if was_open || !self.eof {
@@ -1068,7 +1379,7 @@ impl Connection {
             Some(since) if !sent => {
                 if now >= since + timeout {
                     let e = Error::Timeout(TimeoutKind::Send);
-                    self.fail(&e);
+                    self.fail(&e, Some(now));
                     return Err(e);
                 }
             }
@@ -1081,11 +1392,22 @@ impl Connection {
     /// Give back the memory of empty buffers: the receive buffer when no frame or message is
     /// in progress, the output buffers when nothing is queued. They are allocated again by the
     /// next read or send.
+    ///
+    /// A receive buffer whose allocation messages the application still holds share is kept:
+    /// dropping it would free nothing, and keeping it lets the next messages use its room
+    /// instead of each pinning a fresh buffer of its own.
     fn release_buffers(&mut self) {
-        if self.rx.is_empty() && self.rx_allocated && self.frame.is_none() && self.message.is_none()
+        if self.rx_taken.is_none()
+            && self.rx.is_empty()
+            && self.rx_allocated
+            && self.frame.is_none()
+            && self.message.is_none()
+            && (!self.rx_lent || self.rx.try_reclaim(self.rx.capacity() + 1))
         {
             self.rx = BytesMut::new();
             self.rx_allocated = false;
+            self.rx_lent = false;
+            self.rx_large = false;
         }
         if self.out.buffered == 0 {
             self.out = Output::default();
@@ -1095,24 +1417,37 @@ impl Connection {
     // ------------------------------------------------------------------------------------------
 
     /// Fail the connection: queue the error's close frame (when the handshake allows one) and
-    /// close.
-    fn fail(&mut self, e: &Error) {
+    /// close. `now`, when known, starts the close deadline; otherwise the next `handle_timeout`
+    /// does.
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, e: &Error, now: Option<Instant>) {
         if self.state == State::Open
             && let Some(code) = e.close_code()
         {
             let payload = Bytes::copy_from_slice(&code.0.to_be_bytes());
-            self.queue_frame(OpCode::Close, 0, &payload, true);
+            // A close frame that cannot be masked is not sent: the stream just ends.
+            let _ = self.queue_frame(OpCode::Close, 0, &payload, true);
         }
         self.frame = None;
         self.message = None;
-        self.enter_closed();
+        self.enter_closed(now);
     }
 
-    fn enter_closed(&mut self) {
+    /// Both close frames were exchanged, or the connection failed. The transport keeps the byte
+    /// stream at most `close_timeout` longer, counted from `now` or, without it, from the next
+    /// `handle_timeout` (which `poll_timeout` then asks for at once).
+    fn enter_closed(&mut self, now: Option<Instant>) {
         if self.state != State::Closed {
             self.state = State::Closed;
-            // The transport keeps the byte stream at most this long after the close.
-            self.close_timer_unarmed = true;
+            match now {
+                Some(now) => {
+                    self.close_timer_unarmed = false;
+                    self.close_deadline = Some(now + self.config.close_timeout);
+                }
+                None => self.close_timer_unarmed = true,
+            }
+            self.update_deadline();
         }
     }
 }

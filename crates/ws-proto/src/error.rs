@@ -2,6 +2,7 @@
 
 use crate::extension::ExtensionError;
 use crate::handshake::HandshakeError;
+use crate::mask_key::RandomError;
 use std::fmt;
 
 /// A WebSocket close status code (RFC 6455 section 7.4).
@@ -69,7 +70,8 @@ impl fmt::Display for CloseCode {
 pub enum Fault {
     /// The peer sent something invalid, broke a limit, or stopped responding.
     Peer,
-    /// This side used the API wrongly (e.g. sent after closing).
+    /// This side: the API was used wrongly (e.g. sent after closing), or this endpoint's own
+    /// environment failed (its random source, an extension's internal failure).
     Local,
     /// The transport failed (reset, broken pipe, ...).
     Io,
@@ -192,6 +194,9 @@ pub enum Error {
     Io(std::io::Error),
     /// The [`Config`](crate::Config) cannot work; the transports check it before they start.
     InvalidConfig(crate::ConfigError),
+    /// The random source gave no masking key (a client cannot send a frame without one). The
+    /// connection is closed without a close frame: one could not be masked either.
+    Random(RandomError),
 }
 
 impl Error {
@@ -219,7 +224,8 @@ impl Error {
             Error::ConnectionClosed
             | Error::InvalidInput(_)
             | Error::Refused(_)
-            | Error::InvalidConfig(_) => Fault::Local,
+            | Error::InvalidConfig(_)
+            | Error::Random(_) => Fault::Local,
             Error::Io(_) => Fault::Io,
         }
     }
@@ -283,6 +289,7 @@ impl fmt::Display for Error {
             Error::Refused(status) => write!(f, "handshake refused with HTTP status {status}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::InvalidConfig(e) => e.fmt(f),
+            Error::Random(e) => e.fmt(f),
         }
     }
 }
@@ -294,6 +301,7 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Io(e) => Some(e),
             Error::InvalidConfig(e) => Some(e),
+            Error::Random(e) => Some(e),
             _ => None,
         }
     }
@@ -320,6 +328,12 @@ impl From<HandshakeError> for Error {
 impl From<ExtensionError> for Error {
     fn from(e: ExtensionError) -> Self {
         Error::Extension(e)
+    }
+}
+
+impl From<RandomError> for Error {
+    fn from(e: RandomError) -> Self {
+        Error::Random(e)
     }
 }
 

@@ -9,8 +9,12 @@
 //!
 //! Buffers are owned: received bytes go into a `BytesMut` the connection owns, and messages
 //! come out as `Bytes` slices of it (no copy; text is unmasked and UTF-8-checked in place).
-//! Output is a queue of `Bytes`, so a completion-based transport never has to lend a buffer
-//! across an await.
+//! Output is a queue of `Bytes`, and the receive buffer can be taken out and handed back
+//! filled ([`Connection::take_read_buffer`], [`Connection::give_read_buffer`]), so a
+//! completion-based transport never has to lend a buffer across an await, nor copy. A message
+//! held by the application costs about its own size: small payloads are copied out of a
+//! buffer grown for a large frame, and a buffer still shared with held messages is filled
+//! before it is left to them.
 //!
 //! Every size, count and wait the peer controls has a limit in [`Config`]; breaking one closes
 //! the connection with the right code (1002, 1007, 1009, ...) and a typed [`Error`] that says
@@ -24,13 +28,14 @@ pub mod error;
 pub mod extension;
 pub mod frame;
 pub mod handshake;
-mod mask_key;
+pub mod mask_key;
 pub mod message;
 
 pub use config::{Compression, Config, ConfigBuilder, ConfigError};
-pub use connection::{Connection, Role, State};
+pub use connection::{Connection, Role, State, TransportAction};
 pub use error::{CloseCode, Error, Fault, ProtocolError, TimeoutKind};
 pub use extension::{Extension, ExtensionNegotiator};
+pub use mask_key::{MaskKeySource, RandomError, SystemMaskKeys};
 pub use message::{CloseReason, Message, Utf8Bytes, Utf8Error};
 
 /// The `http` crate, whose types the handshake speaks ([`handshake::HandshakeRequest`],

@@ -77,9 +77,13 @@ fn rfc_5_7_binary_lengths_16_and_64_bit() {
 #[test]
 fn server_encodes_rfc_examples_exactly() {
     let mut s = Scripted::new(Role::Server);
-    s.conn.send(Message::from("Hello")).unwrap();
-    s.conn.send(Message::Binary(vec![7; 256].into())).unwrap();
-    s.conn.send(Message::Binary(vec![9; 65536].into())).unwrap();
+    s.conn.send(Message::from("Hello"), s.now).unwrap();
+    s.conn
+        .send(Message::Binary(vec![7; 256].into()), s.now)
+        .unwrap();
+    s.conn
+        .send(Message::Binary(vec![9; 65536].into()), s.now)
+        .unwrap();
     let mut bytes = Vec::new();
     while let Some(b) = s.conn.pop_transmit() {
         bytes.extend_from_slice(&b);
@@ -97,7 +101,7 @@ fn server_encodes_rfc_examples_exactly() {
 fn client_masks_every_frame_with_fresh_keys() {
     let mut c = Scripted::new(Role::Client);
     for _ in 0..8 {
-        c.conn.send(Message::from("Hello")).unwrap();
+        c.conn.send(Message::from("Hello"), c.now).unwrap();
     }
     let frames = c.sent();
     assert_eq!(frames.len(), 8);
@@ -137,7 +141,7 @@ fn expect_violation(role: Role, frames: &[RawFrame], code: u16, check: impl Fn(&
     // Once failed it stays closed and sends nothing more.
     assert!(s.recv(&[RawFrame::text("more")]).is_empty());
     assert!(matches!(
-        s.conn.send(Message::from("x")),
+        s.conn.send(Message::from("x"), s.now),
         Err(Error::ConnectionClosed)
     ));
 }
@@ -454,13 +458,13 @@ fn eof_after_complete_messages_delivers_them_then_reports_reset() {
 #[test]
 fn close_handshake_initiated_locally() {
     let mut pair = Pair::new(Config::default());
-    pair.client.send(Message::from("before")).unwrap();
+    pair.client.send(Message::from("before"), pair.now).unwrap();
     pair.client
-        .close(Some(CloseReason::new(CloseCode::NORMAL, "done")))
+        .close(Some(CloseReason::new(CloseCode::NORMAL, "done")), pair.now)
         .unwrap();
     assert_eq!(pair.client.state(), State::CloseSent);
     assert!(matches!(
-        pair.client.send(Message::from("after")),
+        pair.client.send(Message::from("after"), pair.now),
         Err(Error::ConnectionClosed)
     ));
     pair.drive();
@@ -483,15 +487,19 @@ fn close_handshake_initiated_locally() {
 #[test]
 fn local_close_validates_its_input() {
     let mut c = Scripted::new(Role::Client);
-    let err = c.conn.close(Some(CloseReason::new(1005, ""))).unwrap_err();
+    let err = c
+        .conn
+        .close(Some(CloseReason::new(1005, "")), c.now)
+        .unwrap_err();
     assert_eq!(err.fault(), Fault::Local);
     let long = "x".repeat(124);
     assert!(matches!(
-        c.conn.close(Some(CloseReason::new(1000, long.as_str()))),
+        c.conn
+            .close(Some(CloseReason::new(1000, long.as_str())), c.now),
         Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
-        c.conn.send(Message::Ping(vec![0; 126].into())),
+        c.conn.send(Message::Ping(vec![0; 126].into()), c.now),
         Err(Error::InvalidInput(_))
     ));
     assert_eq!(c.conn.state(), State::Open);
@@ -541,7 +549,9 @@ fn a_quiet_connection_gives_its_buffers_back() {
     assert!(!s.conn.has_read_buffer());
     s.now = secs(1);
     ok(s.recv(&[RawFrame::binary([7u8; 300])]));
-    s.conn.send(Message::Binary(vec![1u8; 300].into())).unwrap();
+    s.conn
+        .send(Message::Binary(vec![1u8; 300].into()), s.now)
+        .unwrap();
     assert!(s.conn.has_read_buffer());
     assert_eq!(s.sent().len(), 1);
     // The check at 2 s saw traffic since the last one: the buffers stay.
@@ -672,16 +682,16 @@ fn close_timeout_in_virtual_time() {
         .close_timeout(Duration::from_secs(2))
         .build();
     let mut s = Scripted::with_config(Role::Client, config);
-    s.conn.close(None).unwrap();
-    // The close timer is armed at the next handle_timeout, which poll_timeout asks for now.
-    let t0 = s.conn.poll_timeout().unwrap();
-    assert!(t0 <= s.now);
-    let t1 = s.now + Duration::from_millis(500);
-    s.conn.handle_timeout(t1).unwrap();
-    assert_eq!(s.conn.poll_timeout(), Some(t1 + Duration::from_secs(2)));
+    let t0 = s.now + Duration::from_millis(500);
+    s.conn.close(None, t0).unwrap();
+    // The close deadline counts from the `now` given to `close`.
+    assert_eq!(s.conn.poll_timeout(), Some(t0 + Duration::from_secs(2)));
+    // A check before it changes nothing.
+    s.conn.handle_timeout(t0 + Duration::from_secs(1)).unwrap();
+    assert_eq!(s.conn.poll_timeout(), Some(t0 + Duration::from_secs(2)));
     let err = s
         .conn
-        .handle_timeout(t1 + Duration::from_secs(2))
+        .handle_timeout(t0 + Duration::from_secs(2))
         .unwrap_err();
     assert!(matches!(err, Error::Timeout(TimeoutKind::Close)));
     assert!(s.conn.is_closed());
@@ -706,7 +716,7 @@ fn send_timeout_cuts_off_a_peer_that_stopped_reading_in_virtual_time() {
     // Nothing queued: no timer at all.
     assert_eq!(s.conn.poll_timeout(), None);
     s.conn
-        .send(Message::Binary(vec![1u8; 1000].into()))
+        .send(Message::Binary(vec![1u8; 1000].into()), s.now)
         .unwrap();
     // Output queued: checks every quarter of the send timeout.
     assert_eq!(s.conn.poll_timeout(), Some(secs(2)));
@@ -729,7 +739,7 @@ fn send_timeout_restarts_whenever_output_moves() {
     let start = s.now;
     let secs = |n: u64| start + Duration::from_secs(n);
     s.conn
-        .send(Message::Binary(vec![1u8; 1000].into()))
+        .send(Message::Binary(vec![1u8; 1000].into()), s.now)
         .unwrap();
     for t in (2..=40).step_by(2) {
         // A slow reader: one byte every 6 seconds is progress.
@@ -755,7 +765,7 @@ fn zero_send_timeout_waits_forever() {
         .build();
     let mut s = Scripted::with_config(Role::Server, config);
     s.conn
-        .send(Message::Binary(vec![1u8; 1000].into()))
+        .send(Message::Binary(vec![1u8; 1000].into()), s.now)
         .unwrap();
     assert_eq!(s.conn.poll_timeout(), None);
     s.conn
@@ -870,7 +880,9 @@ fn small_frames_split_across_reads_still_fit_in_one_more_read() {
 fn outgoing_fragmentation() {
     let config = Config::builder().fragment_size(100).build();
     let mut s = Scripted::with_config(Role::Server, config);
-    s.conn.send(Message::Binary(vec![1u8; 250].into())).unwrap();
+    s.conn
+        .send(Message::Binary(vec![1u8; 250].into()), s.now)
+        .unwrap();
     let frames = s.sent();
     let shape: Vec<_> = frames
         .iter()
@@ -882,11 +894,11 @@ fn outgoing_fragmentation() {
 #[test]
 fn transmit_slices_and_advance_keep_order() {
     let mut s = Scripted::new(Role::Server);
-    s.conn.send(Message::from("a")).unwrap();
+    s.conn.send(Message::from("a"), s.now).unwrap();
     s.conn
-        .send(Message::Binary(vec![2u8; 5000].into()))
+        .send(Message::Binary(vec![2u8; 5000].into()), s.now)
         .unwrap();
-    s.conn.send(Message::from("b")).unwrap();
+    s.conn.send(Message::from("b"), s.now).unwrap();
     let mut wire = Vec::new();
     // Write in awkward pieces of 7 bytes through the borrowed-slice interface.
     for _ in 0..10_000 {
@@ -931,7 +943,7 @@ fn wire_of(role: Role, fragment: usize, messages: &[Message]) -> Vec<u8> {
     let config = Config::builder().fragment_size(fragment).build();
     let mut c = Connection::new(role, config, std::time::Instant::now());
     for m in messages {
-        c.send(m.clone()).unwrap();
+        c.send(m.clone(), std::time::Instant::now()).unwrap();
     }
     let mut wire = Vec::new();
     while let Some(b) = c.pop_transmit() {
@@ -1020,4 +1032,78 @@ fn bytes_fed_after_close_are_dropped_not_held() {
         assert!(s.recv_bytes(&junk).is_empty());
         assert!(s.conn.buffered_input() <= junk.len());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `now` on the send path
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_send_that_fails_starts_the_close_deadline_at_its_now() {
+    let config = Config::builder()
+        .max_backpressure(100)
+        .close_timeout(Duration::from_secs(3))
+        .idle_timeout(Duration::ZERO)
+        .auto_ping(false)
+        .send_timeout(Duration::ZERO)
+        .build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    s.conn
+        .send(Message::Binary(vec![0u8; 80].into()), s.now)
+        .unwrap();
+    let later = s.now + Duration::from_secs(7);
+    let err = s
+        .conn
+        .send(Message::Binary(vec![0u8; 80].into()), later)
+        .unwrap_err();
+    assert!(matches!(err, Error::Backpressure { .. }));
+    assert!(s.conn.is_closed());
+    // The deadline counts from the `now` of the failing send, without a timer check between.
+    assert_eq!(s.conn.poll_timeout(), Some(later + Duration::from_secs(3)));
+}
+
+#[test]
+fn now_never_moves_backwards() {
+    let config = Config::builder()
+        .close_timeout(Duration::from_secs(3))
+        .idle_timeout(Duration::ZERO)
+        .auto_ping(false)
+        .build();
+    let mut s = Scripted::with_config(Role::Server, config);
+    let later = s.now + Duration::from_secs(10);
+    s.conn.handle_timeout(later).unwrap();
+    // A close reported with an older time than one already seen counts from the newer one.
+    s.conn.close(None, s.now).unwrap();
+    assert_eq!(s.conn.poll_timeout(), Some(later + Duration::from_secs(3)));
+}
+
+#[test]
+fn ws_proto_reads_no_clock() {
+    // Every time comes from the caller: no `Instant::now` or `SystemTime` outside doc examples.
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut stack = vec![std::path::PathBuf::from(src)];
+    let mut files = 0;
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            files += 1;
+            for (i, line) in std::fs::read_to_string(&p).unwrap().lines().enumerate() {
+                let code = line.trim_start();
+                if code.starts_with("//") {
+                    continue;
+                }
+                assert!(
+                    !code.contains("Instant::now") && !code.contains("SystemTime"),
+                    "{}:{}: {line}",
+                    p.display(),
+                    i + 1
+                );
+            }
+        }
+    }
+    assert!(files > 5);
 }

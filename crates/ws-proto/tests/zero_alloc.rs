@@ -34,7 +34,7 @@ fn echo_once(conn: &mut Connection, wire: &[u8], now: Instant) -> usize {
     conn.read_buf().extend_from_slice(wire);
     conn.handle_read(wire.len(), now);
     let message = conn.poll_message().unwrap().expect("a whole frame was fed");
-    conn.send(message).unwrap();
+    conn.send(message, now).unwrap();
     let mut written = 0;
     while conn.wants_write() {
         let mut slices = [IoSlice::new(&[]); 4];

@@ -21,7 +21,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Sleep;
-use ws_proto::{Connection, Error, Message, Role, TimeoutKind};
+use ws_proto::{Connection, Error, Message, TimeoutKind, TransportAction};
 
 /// How many output chunks one vectored write takes.
 const MAX_IOVECS: usize = 16;
@@ -40,7 +40,10 @@ pub(crate) struct Core<S> {
     timer_at: Option<Instant>,
     /// The waker the timer was last polled with.
     timer_waker: Option<Waker>,
-    /// The time the timer last fired (or the stream was made): what reads report as `now`.
+    /// The time the timer last fired (or the stream was made, or a close started, or a send
+    /// was about to fail with backpressure): the `now` reads and sends report. The clock is
+    /// never read per message: a read only marks the connection active, and a send starts a
+    /// deadline only when it fails.
     now: Instant,
     /// The transport is finished: shut down, failed, or ended by the peer.
     io_done: bool,
@@ -307,47 +310,62 @@ where
         Poll::Pending
     }
 
-    /// The close handshake is over (or the connection failed): write out what is queued (at
-    /// most until the close deadline) and end the transport. The server ends it at once; a
-    /// client first waits for the server to end it (RFC 6455 section 7.1.1), at most until the
-    /// close deadline.
+    /// The close handshake is over (or the connection failed): end the transport as the
+    /// connection's [`TransportAction`]s say (write out what is queued, shut down, read until
+    /// the peer's end, all bounded by the close deadline). The sequence itself lives in
+    /// ws-proto ([`Connection::transport_action`]); this only carries it out.
     fn poll_finish(
         &mut self,
         cx: &mut Context<'_>,
         write_waker: Option<&Waker>,
         timer_waker: &Waker,
     ) -> Poll<Option<Result<Message, Error>>> {
-        if !self.io_done {
-            if self.conn.wants_write() {
-                match self.poll_write_with(cx, write_waker) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(_)) => self.io_done = true,
-                    // The peer is not taking our output (a peer that stopped reading is what
-                    // fails a connection with backpressure or a timeout): wait for it no longer
-                    // than the close deadline, then give up on the rest. The transport closes
-                    // when the stream is dropped.
-                    Poll::Pending => {
-                        ready!(self.poll_close_deadline(timer_waker));
-                        self.io_done = true;
+        // Bounded: every pass writes, reads, shuts down, or handles a deadline (the close
+        // deadline ends the waiting; tokio's cooperative budget makes a peer that never stops
+        // sending go pending, which reaches the timer).
+        while !self.io_done {
+            match self.conn.transport_action() {
+                TransportAction::Continue => {
+                    if self.conn.wants_write() {
+                        match self.poll_write_with(cx, write_waker) {
+                            Poll::Ready(Ok(())) => continue,
+                            Poll::Ready(Err(_)) => {
+                                self.io_done = true;
+                                break;
+                            }
+                            // The peer is not taking our output: the close deadline bounds it.
+                            Poll::Pending => {}
+                        }
+                    } else {
+                        // Read and discard (the connection drops what arrives once closed)
+                        // until the peer's end.
+                        let buf = self.conn.read_buf();
+                        match pin!(self.io.read_buf(buf)).poll(cx) {
+                            Poll::Ready(Ok(n)) => {
+                                self.conn.handle_read(n, self.now);
+                                continue;
+                            }
+                            Poll::Ready(Err(_)) => {
+                                self.conn.handle_eof();
+                                continue;
+                            }
+                            Poll::Pending => {}
+                        }
                     }
+                    if self.poll_timers(timer_waker).is_pending() {
+                        return Poll::Pending;
+                    }
+                    // A deadline was handled (the close deadline ending the wait, say): ask
+                    // again.
                 }
+                TransportAction::Shutdown => {
+                    // A failed shutdown changes nothing: the stream is released next.
+                    let _ = ready!(self.poll_shutdown_with(cx, write_waker));
+                    self.shut_down = true;
+                    self.conn.handle_shutdown();
+                }
+                _ => self.io_done = true,
             }
-            // RFC 6455 section 7.1.1: the server closes the TCP connection first and the client
-            // waits for that. Either way, read and discard until the peer's FIN (or the close
-            // deadline) before letting go of the socket: closing a socket with unread input
-            // makes the kernel send a reset, which can destroy our close frame in flight.
-            if !self.io_done && self.conn.role() == Role::Server && !self.shut_down {
-                let _ = ready!(self.poll_shutdown_with(cx, write_waker));
-                self.shut_down = true;
-            }
-            if !self.io_done {
-                ready!(self.poll_drain(cx, timer_waker));
-            }
-            if !self.io_done && !self.shut_down {
-                let _ = ready!(self.poll_shutdown_with(cx, write_waker));
-                self.shut_down = true;
-            }
-            self.io_done = true;
         }
         self.finished = true;
         Poll::Ready(None)
@@ -362,39 +380,6 @@ where
             Some(waker) => Pin::new(&mut self.io).poll_shutdown(&mut Context::from_waker(waker)),
             None => Pin::new(&mut self.io).poll_shutdown(cx),
         }
-    }
-
-    /// Read and discard until the peer ends its side, fails, or the close deadline passes.
-    fn poll_drain(&mut self, cx: &mut Context<'_>, timer_waker: &Waker) -> Poll<()> {
-        // Bounded: each pass reads, or arms or consumes the deadline.
-        loop {
-            match self.poll_timers(timer_waker) {
-                Poll::Ready(Ok(())) => continue,
-                Poll::Ready(Err(_)) => return Poll::Ready(()),
-                Poll::Pending => {}
-            }
-            if self.conn.poll_timeout().is_none() {
-                return Poll::Ready(());
-            }
-            let buf = self.conn.read_buf();
-            buf.clear();
-            match ready!(pin!(self.io.read_buf(buf)).poll(cx)) {
-                Ok(0) | Err(_) => return Poll::Ready(()),
-                Ok(_) => continue,
-            }
-        }
-    }
-
-    /// Pending until the close deadline has passed; ready at once when none is left (it expired
-    /// already, or the peer dropped the connection).
-    fn poll_close_deadline(&mut self, timer_waker: &Waker) -> Poll<()> {
-        // Bounded: every ready pass of `poll_timers` arms or consumes the deadline.
-        while self.conn.poll_timeout().is_some() {
-            if self.poll_timers(timer_waker).is_pending() {
-                return Poll::Pending;
-            }
-        }
-        Poll::Ready(())
     }
 
     /// Room for another message: waits while `write_buffer_size` bytes or more are queued,
@@ -416,7 +401,40 @@ where
         if let Some(kind) = self.failure {
             return Err(Error::Timeout(kind));
         }
-        self.conn.send(message)
+        match message {
+            // A close starts a deadline: it reads the clock.
+            Message::Close(reason) if self.conn.state() == ws_proto::State::Open => {
+                self.close(reason)
+            }
+            message => {
+                let buffered = self.conn.buffered_output();
+                if buffered > 0
+                    && buffered.saturating_add(message.len()) > self.conn.config().max_backpressure
+                {
+                    // This send fails with `Backpressure` (the peer stopped reading) and starts
+                    // the close deadline: give it the current time, not the timer's last fire.
+                    // Never taken on the echo path (nothing queued when it sends).
+                    self.refresh_now();
+                }
+                self.conn.send(message, self.now)
+            }
+        }
+    }
+
+    /// Read the clock (cold: once per close, or per failing send).
+    #[cold]
+    fn refresh_now(&mut self) {
+        self.now = self.now.max(tokio::time::Instant::now().into_std());
+    }
+
+    /// Start the close handshake. Its deadline counts from now: the clock is read (once per
+    /// connection, unlike per message).
+    pub(crate) fn close(&mut self, reason: Option<ws_proto::CloseReason>) -> Result<(), Error> {
+        if let Some(kind) = self.failure {
+            return Err(Error::Timeout(kind));
+        }
+        self.refresh_now();
+        self.conn.close(reason, self.now)
     }
 
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -480,7 +498,7 @@ where
             return Poll::Ready(Err(Error::Timeout(kind)));
         }
         if self.conn.state() == ws_proto::State::Open {
-            self.conn.close(Some(ws_proto::CloseReason::new(
+            self.close(Some(ws_proto::CloseReason::new(
                 ws_proto::CloseCode::NORMAL,
                 "",
             )))?;

@@ -251,7 +251,7 @@ where
         {
             let mut core = self.shared.lock();
             if core.conn.state() == State::Open {
-                core.conn.close(Some(CloseReason::new(code, reason)))?;
+                core.close(Some(CloseReason::new(code, reason)))?;
             }
         }
         self.flush().await

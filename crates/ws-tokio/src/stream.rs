@@ -10,7 +10,8 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
 use ws_proto::{
-    CloseCode, CloseReason, Config, Connection, Error, Extension, Message, Role, State, Utf8Bytes,
+    CloseCode, CloseReason, Config, Connection, Error, Extension, MaskKeySource, Message, Role,
+    State, Utf8Bytes,
 };
 
 use crate::core::Core;
@@ -180,7 +181,7 @@ where
     ) -> Result<(), Error> {
         let reason = CloseReason::new(code, reason);
         if self.core.conn.state() == State::Open {
-            self.core.conn.close(Some(reason))?;
+            self.core.close(Some(reason))?;
         }
         self.flush().await
     }
@@ -205,6 +206,38 @@ where
     /// True once the connection is closed (the stream then ends after writing what is queued).
     pub fn is_closed(&self) -> bool {
         self.core.conn.is_closed()
+    }
+
+    /// Draw this client's masking keys from `source` instead of the operating system's CSPRNG
+    /// (see [`MaskKeySource`]); a server never uses it. A failing source fails the call that
+    /// needed a key with [`Error::Random`] and closes the connection, without a close frame.
+    ///
+    /// ```
+    /// use ws_proto::{MaskKeySource, RandomError};
+    /// use ws_tokio::{Config, WebSocketStream};
+    ///
+    /// #[derive(Debug)]
+    /// struct Zero;
+    /// impl MaskKeySource for Zero {
+    ///     fn fill(&mut self, dst: &mut [u8]) -> Result<(), RandomError> {
+    ///         dst.fill(0); // predictable: tests only
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (io, mut peer) = tokio::io::duplex(1024);
+    /// let mut ws = WebSocketStream::client(io, Config::default());
+    /// ws.set_mask_key_source(Box::new(Zero));
+    /// ws.send_text("hi").await.unwrap();
+    /// let mut wire = [0u8; 8];
+    /// tokio::io::AsyncReadExt::read_exact(&mut peer, &mut wire).await.unwrap();
+    /// assert_eq!(wire, [0x81, 0x82, 0, 0, 0, 0, b'h', b'i']);
+    /// # }
+    /// ```
+    pub fn set_mask_key_source(&mut self, source: Box<dyn MaskKeySource>) {
+        self.core.conn.set_mask_key_source(source);
     }
 
     /// The underlying sans-IO connection.

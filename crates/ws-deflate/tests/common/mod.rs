@@ -63,7 +63,7 @@ impl Pair {
             Role::Client => (&mut self.client, &mut self.server),
             Role::Server => (&mut self.server, &mut self.client),
         };
-        tx.send(m).expect("send");
+        tx.send(m, now).expect("send");
         let mut wire = Vec::new();
         while let Some(chunk) = tx.pop_transmit() {
             wire.extend_from_slice(&chunk);
