@@ -7,8 +7,10 @@
 //! can drive it: `ws-tokio` does so over `AsyncRead + AsyncWrite`, and the HTTP/2, HTTP/3 and
 //! io_uring transports are only other byte pipes under the same [`Connection`].
 //!
-//! Buffers are owned: received bytes go into a `BytesMut` the connection owns, and messages
-//! come out as `Bytes` slices of it (no copy; text is unmasked and UTF-8-checked in place).
+//! Buffers are owned: received bytes go into a `BytesMut` the connection owns, and a message
+//! that arrives in one frame comes out as a `Bytes` slice of it (unmasked and UTF-8-checked in
+//! place); fragmented messages are assembled, and compressed ones inflated, into a buffer of
+//! their own.
 //! Output is a queue of `Bytes`, and the receive buffer can be taken out and handed back
 //! filled ([`Connection::take_read_buffer`], [`Connection::give_read_buffer`]), so a
 //! completion-based transport never has to lend a buffer across an await, nor copy. A message

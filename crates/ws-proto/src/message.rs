@@ -25,8 +25,9 @@ impl CloseReason {
 
 /// A complete WebSocket message.
 ///
-/// Payloads are reference-counted [`Bytes`]: a received message is a slice of the connection's
-/// read buffer (no copy), and echoing it back sends the same memory.
+/// Payloads are reference-counted [`Bytes`]: a message received in one frame is usually a
+/// slice of the connection's read buffer (a small one is copied out of a buffer grown for a
+/// large frame, so that holding it costs its size), and echoing it back sends the same memory.
 ///
 /// ```
 /// use ws_proto::Message;
