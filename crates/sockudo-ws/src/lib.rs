@@ -7,8 +7,8 @@
 
 pub use ws_proto::{
     Bytes, BytesMut, CloseCode, CloseReason, Compression, Config, ConfigBuilder, ConfigError,
-    Connection, Error, Fault, MaskKeySource, Message, ProtocolError, RandomError, Role, State,
-    SystemMaskKeys, TimeoutKind, TransportAction, Utf8Bytes, Utf8Error, http,
+    Connection, DeflateSettings, Error, Fault, MaskKeySource, Message, ProtocolError, RandomError,
+    Role, State, SystemMaskKeys, TimeoutKind, TransportAction, Utf8Bytes, Utf8Error, http,
 };
 
 /// The opening handshake (sans-IO): the HTTP/1.1 upgrade and the extended CONNECT of HTTP/2
@@ -24,7 +24,7 @@ pub mod extension {
 
 /// permessage-deflate (RFC 7692): the negotiator and the extension (feature
 /// `permessage-deflate`, on by default). [`accept`] and [`connect`] use it when
-/// [`Config::compression`] is enabled.
+/// [`Config::compression`] is enabled, with the settings of [`Config::deflate`].
 #[cfg(feature = "permessage-deflate")]
 pub use ws_deflate as deflate;
 

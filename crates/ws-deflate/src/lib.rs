@@ -3,7 +3,10 @@
 //! It plugs into `ws-proto`'s extension hook: [`DeflateNegotiator`] takes part in the opening
 //! handshake (either role) and yields a [`PerMessageDeflate`], which the connection calls for
 //! every data message (RSV1). The transports (`ws-tokio`) install it when
-//! [`Config::compression`](ws_proto::Config::compression) is enabled.
+//! [`Config::compression`](ws_proto::Config::compression) is enabled, with the level, minimum
+//! size and peer requests of [`Config::deflate`](ws_proto::Config::deflate)
+//! ([`DeflateNegotiator::for_config`]); [`DeflateNegotiator::with_config`] builds one by hand
+//! for an explicit override.
 //!
 //! ```
 //! use ws_deflate::DeflateNegotiator;

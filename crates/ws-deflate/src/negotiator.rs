@@ -1,16 +1,23 @@
 //! [`DeflateNegotiator`]: the permessage-deflate side of the opening handshake, both roles.
 
-use ws_proto::Compression;
 use ws_proto::Role;
 use ws_proto::extension::{
     Extension, ExtensionError, ExtensionNegotiator, ExtensionOffer, ServerAcceptance,
 };
+use ws_proto::{Compression, Config, DeflateSettings};
 
 use crate::codec::PerMessageDeflate;
 use crate::params::{DeflateParams, Element, MAX_WINDOW_BITS, MIN_WINDOW_BITS, NAME};
 
-/// How this end compresses and what it asks of the peer. Start from
-/// [`DeflateConfig::new`] with a [`Compression`] mode; every setter changes one field.
+/// How this end compresses and what it asks of the peer: a [`Compression`] mode with its
+/// settings, as the negotiator and [`PerMessageDeflate`] use them.
+///
+/// The usual way to set these is the connection's [`Config`]: its
+/// [`compression`](Config::compression) mode and [`deflate`](Config::deflate) settings
+/// ([`DeflateSettings`]), which every transport entry point honours;
+/// [`DeflateConfig::for_config`] is the value they yield. Building one directly (from
+/// [`DeflateConfig::new`], every setter changing one field) serves an explicit
+/// [`DeflateNegotiator::with_config`] override.
 ///
 /// ```
 /// use ws_deflate::DeflateConfig;
@@ -48,18 +55,51 @@ pub struct DeflateConfig {
 }
 
 impl DeflateConfig {
-    /// The defaults for `compression`.
+    /// The defaults for `compression` (those of [`DeflateSettings::default`]).
     pub fn new(compression: Compression) -> Self {
+        Self::with_settings(compression, &DeflateSettings::default())
+    }
+
+    /// `compression` with `settings`; a level or window bits out of range is clamped (to
+    /// 1..=9 and 9..=15; [`Config::validate`] reports them instead).
+    ///
+    /// ```
+    /// use ws_deflate::DeflateConfig;
+    /// use ws_proto::{Compression, DeflateSettings};
+    ///
+    /// let settings = DeflateSettings::default().peer_max_window_bits(10);
+    /// let config = DeflateConfig::with_settings(Compression::Shared, &settings);
+    /// assert_eq!(config.peer_max_window_bits, Some(10));
+    /// assert!(config.peer_no_context_takeover); // the Shared modes' default
+    /// ```
+    pub fn with_settings(compression: Compression, settings: &DeflateSettings) -> Self {
         DeflateConfig {
             compression,
             level: 1,
-            min_message_size: 32,
-            peer_no_context_takeover: !matches!(
-                compression,
-                Compression::Dedicated | Compression::Disabled
-            ),
+            min_message_size: settings.min_message_size,
+            peer_no_context_takeover: settings.peer_no_context_takeover_in(compression),
             peer_max_window_bits: None,
         }
+        .level(settings.level)
+        .peer_max_window_bits(settings.peer_max_window_bits)
+    }
+
+    /// The mode and settings of a connection configuration:
+    /// [`Config::compression`] with [`Config::deflate`].
+    ///
+    /// ```
+    /// use ws_deflate::DeflateConfig;
+    /// use ws_proto::{Compression, Config, DeflateSettings};
+    ///
+    /// let config = Config::builder()
+    ///     .compression(Compression::Dedicated)
+    ///     .deflate(DeflateSettings::default().level(6).min_message_size(128))
+    ///     .build();
+    /// let deflate = DeflateConfig::for_config(&config);
+    /// assert_eq!(deflate, DeflateConfig::new(Compression::Dedicated).level(6).min_message_size(128));
+    /// ```
+    pub fn for_config(config: &Config) -> Self {
+        Self::with_settings(config.compression, &config.deflate)
     }
 
     /// Sets [`level`](Self::level) (clamped to 1..=9).
@@ -163,13 +203,31 @@ impl DeflateNegotiator {
         DeflateNegotiator { config }
     }
 
-    /// The negotiator for a connection configuration, or `None` when its compression is
-    /// [`Compression::Disabled`].
-    pub fn for_config(config: &ws_proto::Config) -> Option<Self> {
+    /// The negotiator for a connection configuration ([`Config::compression`] with the
+    /// settings of [`Config::deflate`], see [`DeflateConfig::for_config`]), or `None` when its
+    /// compression is [`Compression::Disabled`]. The transports build theirs with it.
+    ///
+    /// ```
+    /// use ws_deflate::DeflateNegotiator;
+    /// use ws_proto::extension::ExtensionNegotiator;
+    /// use ws_proto::handshake::parse_extensions;
+    /// use ws_proto::{Compression, Config, DeflateSettings};
+    ///
+    /// let config = Config::builder()
+    ///     .compression(Compression::Dedicated)
+    ///     .deflate(DeflateSettings::default().peer_max_window_bits(10))
+    ///     .build();
+    /// let server = DeflateNegotiator::for_config(&config).unwrap();
+    /// let offers = parse_extensions("permessage-deflate; client_max_window_bits").unwrap();
+    /// let (answer, _extension) = server.server_accept(&offers).unwrap().unwrap();
+    /// assert_eq!(answer, "permessage-deflate; client_max_window_bits=10");
+    /// assert!(DeflateNegotiator::for_config(&Config::default()).is_none());
+    /// ```
+    pub fn for_config(config: &Config) -> Option<Self> {
         config
             .compression
             .is_enabled()
-            .then(|| Self::new(config.compression))
+            .then(|| Self::with_config(DeflateConfig::for_config(config)))
     }
 
     /// The configuration.

@@ -537,3 +537,72 @@ proptest! {
         }
     }
 }
+
+/// `DeflateNegotiator::for_config` takes every setting from `Config::deflate`: the answer a
+/// server gives, the offer a client makes, and the same negotiator as `with_config` built by
+/// hand.
+#[test]
+fn the_config_carries_the_deflate_settings() {
+    use ws_proto::{Config, DeflateSettings};
+
+    let config = Config::builder()
+        .compression(Compression::Dedicated)
+        .deflate(
+            DeflateSettings::default()
+                .level(7)
+                .min_message_size(100)
+                .peer_no_context_takeover(true)
+                .peer_max_window_bits(10),
+        )
+        .try_build()
+        .unwrap();
+    let n = DeflateNegotiator::for_config(&config).unwrap();
+    assert_eq!(
+        n,
+        DeflateNegotiator::with_config(
+            DeflateConfig::new(Compression::Dedicated)
+                .level(7)
+                .min_message_size(100)
+                .peer_no_context_takeover(true)
+                .peer_max_window_bits(Some(10))
+        )
+    );
+    assert_eq!(
+        answer_with(&n, "permessage-deflate; client_max_window_bits").as_deref(),
+        Some("permessage-deflate; client_no_context_takeover; client_max_window_bits=10")
+    );
+    assert_eq!(
+        n.client_offer().as_deref(),
+        Some(
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; \
+             client_max_window_bits, permessage-deflate; client_max_window_bits"
+        )
+    );
+
+    // A Shared mode asks the peer to drop context takeover unless told otherwise.
+    let shared = |settings: DeflateSettings| {
+        let config = Config::builder()
+            .compression(Compression::Shared)
+            .deflate(settings)
+            .build();
+        DeflateNegotiator::for_config(&config).unwrap()
+    };
+    assert_eq!(
+        answer_with(&shared(DeflateSettings::default()), PMD).as_deref(),
+        Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+    );
+    assert_eq!(
+        answer_with(
+            &shared(DeflateSettings::default().peer_no_context_takeover(false)),
+            PMD
+        )
+        .as_deref(),
+        Some("permessage-deflate; server_no_context_takeover")
+    );
+
+    // Compression off: no negotiator, whatever the settings.
+    let off = Config::builder()
+        .deflate(DeflateSettings::default().peer_max_window_bits(10))
+        .build();
+    assert!(DeflateNegotiator::for_config(&off).is_none());
+}

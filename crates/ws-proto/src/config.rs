@@ -33,6 +33,123 @@ impl Compression {
     }
 }
 
+/// permessage-deflate settings beyond the mode: compression level, the size worth
+/// compressing, and what this end asks of the peer. They live in [`Config::deflate`] and take
+/// effect when [`Config::compression`] is enabled (the mode stays there: one source of truth),
+/// through every entry point that takes a [`Config`] (`accept`, `accept_with`, `connect`,
+/// `client_with`, the axum extractor's `config`). [`Config::validate`] checks them, naming the
+/// field (`deflate.level`, `deflate.peer_max_window_bits`).
+///
+/// Setters store the value as given (no clamping), so that a value out of range is reported
+/// rather than silently changed.
+///
+/// ```
+/// use ws_proto::{Compression, Config, DeflateSettings};
+///
+/// let config = Config::builder()
+///     .compression(Compression::Dedicated)
+///     .deflate(DeflateSettings::default().level(6).peer_max_window_bits(10))
+///     .try_build()
+///     .unwrap();
+/// assert_eq!(config.deflate.peer_max_window_bits, Some(10));
+///
+/// let err = Config::builder()
+///     .deflate(DeflateSettings::default().peer_max_window_bits(8))
+///     .try_build()
+///     .unwrap_err();
+/// assert_eq!(err.field(), "deflate.peer_max_window_bits");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct DeflateSettings {
+    /// Compression level, 1 (fastest) to 9 (smallest). Default 1: on JSON-like traffic
+    /// miniz_oxide's level 1 compresses 3 to 7 times faster than level 6 for output about a
+    /// third larger; raise it when bandwidth costs more than CPU.
+    pub level: u8,
+    /// Messages shorter than this are sent uncompressed. Default 32 bytes.
+    pub min_message_size: usize,
+    /// Ask the peer to compress without context takeover, so that this end holds no
+    /// decompressor between messages (a server answers `client_no_context_takeover`; a client
+    /// offers `server_no_context_takeover`, then a fallback offer without it). `None` (the
+    /// default): the mode's choice, yes in the `Shared` modes, no in `Dedicated`.
+    pub peer_no_context_takeover: Option<bool>,
+    /// Ask the peer to compress with a window of at most `2^bits` bytes, 9..=15 (a server
+    /// answers `client_max_window_bits` when the client allowed it; a client offers
+    /// `server_max_window_bits`, then a fallback offer without it). This end's decompressor
+    /// then holds `2^bits` bytes instead of 32 KiB. Default `None`: no limit asked.
+    pub peer_max_window_bits: Option<u8>,
+}
+
+impl Default for DeflateSettings {
+    fn default() -> Self {
+        DeflateSettings {
+            level: 1,
+            min_message_size: 32,
+            peer_no_context_takeover: None,
+            peer_max_window_bits: None,
+        }
+    }
+}
+
+impl DeflateSettings {
+    /// The smallest window bits that can be negotiated (8 never is: zlib silently uses 9).
+    pub const MIN_WINDOW_BITS: u8 = 9;
+    /// The largest window bits (32 KiB), RFC 7692's default.
+    pub const MAX_WINDOW_BITS: u8 = 15;
+
+    /// Sets [`level`](Self::level), 1..=9.
+    #[must_use]
+    pub fn level(mut self, level: u8) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Sets [`min_message_size`](Self::min_message_size).
+    #[must_use]
+    pub fn min_message_size(mut self, bytes: usize) -> Self {
+        self.min_message_size = bytes;
+        self
+    }
+
+    /// Sets [`peer_no_context_takeover`](Self::peer_no_context_takeover), overriding the mode.
+    #[must_use]
+    pub fn peer_no_context_takeover(mut self, yes: bool) -> Self {
+        self.peer_no_context_takeover = Some(yes);
+        self
+    }
+
+    /// Sets [`peer_max_window_bits`](Self::peer_max_window_bits), 9..=15.
+    #[must_use]
+    pub fn peer_max_window_bits(mut self, bits: u8) -> Self {
+        self.peer_max_window_bits = Some(bits);
+        self
+    }
+
+    /// Whether the peer is asked to drop context takeover in `mode`: the explicit setting, or
+    /// the mode's default (yes in the `Shared` modes).
+    pub fn peer_no_context_takeover_in(&self, mode: Compression) -> bool {
+        self.peer_no_context_takeover.unwrap_or(!matches!(
+            mode,
+            Compression::Dedicated | Compression::Disabled
+        ))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=9).contains(&self.level) {
+            return Err(ConfigError::new("deflate.level", "not in 1..=9"));
+        }
+        if let Some(bits) = self.peer_max_window_bits
+            && !(Self::MIN_WINDOW_BITS..=Self::MAX_WINDOW_BITS).contains(&bits)
+        {
+            return Err(ConfigError::new(
+                "deflate.peer_max_window_bits",
+                "not in 9..=15 (8 is never negotiated: zlib silently uses 9)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Configuration of one WebSocket connection. Build it with [`Config::builder`].
 ///
 /// ```
@@ -51,6 +168,9 @@ impl Compression {
 pub struct Config {
     /// permessage-deflate mode. Default: [`Compression::Disabled`].
     pub compression: Compression,
+    /// permessage-deflate level, minimum size and what to ask of the peer; used when
+    /// `compression` is enabled. Default: [`DeflateSettings::default`].
+    pub deflate: DeflateSettings,
     /// Largest message accepted (after decompression), in bytes. Default 64 MiB. Breaking it
     /// closes with 1009.
     pub max_message_size: usize,
@@ -105,6 +225,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             compression: Compression::Disabled,
+            deflate: DeflateSettings::default(),
             max_message_size: 64 << 20,
             max_frame_size: 16 << 20,
             fragment_size: 16 << 20,
@@ -156,6 +277,12 @@ impl ConfigBuilder {
     /// permessage-deflate mode.
     pub fn compression(mut self, compression: Compression) -> Self {
         self.config.compression = compression;
+        self
+    }
+    /// permessage-deflate settings (level, minimum size, what to ask of the peer); they take
+    /// effect when [`compression`](Self::compression) is enabled.
+    pub fn deflate(mut self, deflate: DeflateSettings) -> Self {
+        self.config.deflate = deflate;
         self
     }
     /// Largest message accepted, in bytes (after decompression). Also lowers `max_frame_size`
@@ -299,7 +426,8 @@ impl Config {
 
     /// Checks that every field can work: no zero sizes or limits, a frame never larger than a
     /// message, the write buffer within the backpressure limit, nonzero waits where zero does
-    /// not mean "off", and handshake limits that fit a request line.
+    /// not mean "off", handshake limits that fit a request line, and deflate settings in range
+    /// (checked whether or not compression is enabled).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("max_message_size", self.max_message_size),
@@ -358,7 +486,7 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        self.deflate.validate()
     }
 }
 
@@ -374,7 +502,7 @@ mod tests {
 
     #[test]
     fn every_invalid_field_is_named() {
-        let cases: [(ConfigBuilder, &str); 11] = [
+        let cases: [(ConfigBuilder, &str); 15] = [
             (Config::builder().max_message_size(0), "max_message_size"),
             (
                 Config::builder().max_frame_size(128 << 20),
@@ -407,12 +535,62 @@ mod tests {
                 Config::builder().pong_timeout(Duration::ZERO),
                 "pong_timeout",
             ),
+            (
+                Config::builder().deflate(DeflateSettings::default().level(0)),
+                "deflate.level",
+            ),
+            (
+                Config::builder().deflate(DeflateSettings::default().level(10)),
+                "deflate.level",
+            ),
+            (
+                Config::builder().deflate(DeflateSettings::default().peer_max_window_bits(8)),
+                "deflate.peer_max_window_bits",
+            ),
+            (
+                Config::builder()
+                    .compression(Compression::Shared)
+                    .deflate(DeflateSettings::default().peer_max_window_bits(16)),
+                "deflate.peer_max_window_bits",
+            ),
         ];
         for (builder, field) in cases {
             let err = builder.try_build().unwrap_err();
             assert_eq!(err.field(), field, "{err}");
             assert!(err.to_string().contains(field));
         }
+    }
+
+    #[test]
+    fn deflate_settings_in_range_are_valid() {
+        for level in 1..=9 {
+            for bits in 9..=15 {
+                let c = Config::builder()
+                    .compression(Compression::Dedicated)
+                    .deflate(
+                        DeflateSettings::default()
+                            .level(level)
+                            .peer_max_window_bits(bits)
+                            .min_message_size(0),
+                    )
+                    .try_build()
+                    .unwrap();
+                assert_eq!(c.deflate.level, level);
+                assert_eq!(c.deflate.peer_max_window_bits, Some(bits));
+            }
+        }
+    }
+
+    #[test]
+    fn peer_no_context_takeover_defaults_to_the_mode() {
+        let d = DeflateSettings::default();
+        assert!(!d.peer_no_context_takeover_in(Compression::Dedicated));
+        assert!(d.peer_no_context_takeover_in(Compression::Shared));
+        assert!(d.peer_no_context_takeover_in(Compression::Shared4KB));
+        let d = d.peer_no_context_takeover(true);
+        assert!(d.peer_no_context_takeover_in(Compression::Dedicated));
+        let d = d.peer_no_context_takeover(false);
+        assert!(!d.peer_no_context_takeover_in(Compression::Shared));
     }
 
     #[test]
@@ -444,6 +622,10 @@ mod tests {
     fn defaults_match_the_documented_table() {
         let c = Config::default();
         assert_eq!(c.compression, Compression::Disabled);
+        assert_eq!(c.deflate.level, 1);
+        assert_eq!(c.deflate.min_message_size, 32);
+        assert_eq!(c.deflate.peer_no_context_takeover, None);
+        assert_eq!(c.deflate.peer_max_window_bits, None);
         assert_eq!(c.max_message_size, 64 * 1024 * 1024);
         assert_eq!(c.max_frame_size, 16 * 1024 * 1024);
         assert_eq!(c.idle_timeout, Duration::from_secs(120));

@@ -33,7 +33,7 @@ pub mod handshake;
 pub mod mask_key;
 pub mod message;
 
-pub use config::{Compression, Config, ConfigBuilder, ConfigError};
+pub use config::{Compression, Config, ConfigBuilder, ConfigError, DeflateSettings};
 pub use connection::{Connection, Role, State, TransportAction};
 pub use error::{CloseCode, Error, Fault, ProtocolError, TimeoutKind};
 pub use extension::{Extension, ExtensionNegotiator};

@@ -102,7 +102,7 @@ pub struct WebSocketUpgrade {
     config: Config,
     /// The subprotocol [`protocols`](Self::protocols) selected.
     protocol: Option<String>,
-    /// Replaces the negotiator `config.compression` implies.
+    /// Replaces the negotiator `config.compression` and `config.deflate` imply.
     negotiator: Option<Box<dyn ExtensionNegotiator>>,
     on_failed_upgrade: Option<FailedUpgrade>,
 }
@@ -129,16 +129,28 @@ impl WebSocketUpgrade {
     /// [`Config::default`].
     ///
     /// When `config.compression` is enabled, permessage-deflate is negotiated in that mode
-    /// (feature `deflate`, on by default), as by [`accept`](crate::accept); for other deflate
-    /// parameters see [`extension_negotiator`](Self::extension_negotiator).
+    /// with the settings of `config.deflate` (level, minimum size, window bits, context
+    /// takeover; feature `deflate`, on by default), as by [`accept`](crate::accept).
+    ///
+    /// ```
+    /// # fn f(upgrade: ws_tokio::axum::WebSocketUpgrade) {
+    /// use ws_tokio::{Compression, Config, DeflateSettings};
+    ///
+    /// let config = Config::builder()
+    ///     .compression(Compression::Dedicated)
+    ///     .deflate(DeflateSettings::default().peer_max_window_bits(10))
+    ///     .build();
+    /// let upgrade = upgrade.config(config);
+    /// # drop(upgrade); }
+    /// ```
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
     }
 
-    /// Negotiate extensions with `negotiator` instead of the one `config.compression` implies,
-    /// e.g. a `ws_deflate::DeflateNegotiator` with a tuned `DeflateConfig` (level, window bits,
-    /// context takeover).
+    /// Negotiate extensions with `negotiator` instead of the one `config.compression` and
+    /// `config.deflate` imply, e.g. another extension, or a `ws_deflate::DeflateNegotiator`
+    /// built by hand (deflate settings alone need no negotiator: see [`config`](Self::config)).
     ///
     /// ```
     /// # #[cfg(feature = "deflate")]

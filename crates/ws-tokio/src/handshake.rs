@@ -18,7 +18,9 @@ use ws_proto::{Config, Error, Role, TimeoutKind};
 use crate::WebSocketStream;
 
 /// The extension negotiator for `config`: permessage-deflate in `config.compression`'s mode
-/// (feature `deflate`, on by default), or none when compression is disabled.
+/// with the settings of `config.deflate` (feature `deflate`, on by default), or none when
+/// compression is disabled. Every entry point (accept, accept_with, client_with, the axum
+/// extractor) builds its negotiator here.
 pub(crate) fn extension_negotiator(config: &Config) -> Option<Box<dyn ExtensionNegotiator>> {
     #[cfg(feature = "deflate")]
     if let Some(deflate) = ws_deflate::DeflateNegotiator::for_config(config) {
@@ -52,8 +54,9 @@ async fn with_timeout<T>(
 /// 101 (or 400/426 with the reason), and return the server stream.
 ///
 /// When `config.compression` is enabled, permessage-deflate is negotiated in that mode
-/// (feature `deflate`, on by default); a client that does not offer it gets an uncompressed
-/// connection.
+/// (feature `deflate`, on by default) with the level, minimum size and peer requests of
+/// `config.deflate` ([`DeflateSettings`](ws_proto::DeflateSettings)); a client that does not
+/// offer it gets an uncompressed connection.
 ///
 /// The whole handshake is bounded by `config.handshake_timeout` (a slow-loris peer gets
 /// [`TimeoutKind::Handshake`]) and the request head by `max_handshake_header_bytes` and
@@ -222,8 +225,8 @@ where
 /// [`client`] with options: subprotocols to offer, extra headers, an `Origin`.
 ///
 /// permessage-deflate is offered when `config.compression` is enabled (feature `deflate`),
-/// unless `options.negotiator` names a negotiator of its own (e.g. a `ws_deflate`
-/// `DeflateNegotiator` with a tuned configuration).
+/// with the settings of `config.deflate`, unless `options.negotiator` names a negotiator of
+/// its own (which then replaces it entirely).
 ///
 /// Cancel safety: not cancel safe (see [`accept`]).
 pub async fn client_with<S>(

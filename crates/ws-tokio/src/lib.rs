@@ -35,6 +35,6 @@ pub use ws_proto::handshake::{
     Accept, ClientOptions, HandshakeError, HandshakeRequest, Refusal, Reject,
 };
 pub use ws_proto::{
-    CloseCode, CloseReason, Compression, Config, ConfigError, Error, Fault, Message, ProtocolError,
-    Role, State, TimeoutKind, Utf8Bytes, Utf8Error, http,
+    CloseCode, CloseReason, Compression, Config, ConfigError, DeflateSettings, Error, Fault,
+    Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes, Utf8Error, http,
 };

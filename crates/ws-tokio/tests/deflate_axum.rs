@@ -1,5 +1,6 @@
 //! permessage-deflate through the axum extractor: `WebSocketUpgrade::config` with compression
-//! enabled answers the client's offer, and compressed messages flow both ways.
+//! enabled answers the client's offer (with the settings of `Config::deflate`), and compressed
+//! messages flow both ways.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -7,9 +8,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::response::Response;
 use axum::routing::get;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use ws_tokio::axum::{WebSocket, WebSocketUpgrade};
-use ws_tokio::{Compression, Config, Message};
+use ws_tokio::{Compression, Config, DeflateSettings, Message};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -96,4 +98,84 @@ async fn axum_without_compression_negotiates_nothing() {
     .await
     .unwrap();
     assert_eq!(seen, "None / None");
+}
+
+/// An axum server whose `config` asks the client for 10-bit windows and no context takeover:
+/// the raw response head and the extension the server ended up with.
+async fn raw_handshake_with_deflate_settings(offer: &str) -> (String, String) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+    let tx = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
+    let app = Router::new().route(
+        "/ws",
+        get(move |upgrade: WebSocketUpgrade| async move {
+            let config = Config::builder()
+                .compression(Compression::Dedicated)
+                .deflate(
+                    DeflateSettings::default()
+                        .peer_max_window_bits(10)
+                        .peer_no_context_takeover(true),
+                )
+                .try_build()
+                .unwrap();
+            let response: Response = upgrade.config(config).on_upgrade(move |ws| async move {
+                let negotiated = format!("{:?}", ws.connection().extension());
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(negotiated);
+                }
+            });
+            response
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: {offer}\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            tcp.read(&mut byte).await.unwrap(),
+            1,
+            "response head cut short"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    (head, rx.await.unwrap())
+}
+
+#[tokio::test]
+async fn axum_config_carries_the_deflate_settings() {
+    let (head, negotiated) = tokio::time::timeout(
+        TIMEOUT,
+        raw_handshake_with_deflate_settings("permessage-deflate; client_max_window_bits"),
+    )
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let extensions = head.split("\r\n").find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("sec-websocket-extensions")
+            .then(|| value.trim().to_owned())
+    });
+    assert_eq!(
+        extensions.as_deref(),
+        Some("permessage-deflate; client_no_context_takeover; client_max_window_bits=10"),
+        "{head}"
+    );
+    assert!(
+        negotiated.contains("client_max_window_bits: 10"),
+        "{negotiated}"
+    );
+    assert!(
+        negotiated.contains("client_no_context_takeover: true"),
+        "{negotiated}"
+    );
 }
