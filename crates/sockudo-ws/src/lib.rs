@@ -12,7 +12,7 @@ pub use ws_proto::{
 };
 
 /// The opening handshake (sans-IO): the HTTP/1.1 upgrade and the extended CONNECT of HTTP/2
-/// and HTTP/3, one negotiation over [`HandshakeRequest`](handshake::HandshakeRequest).
+/// and HTTP/3, one negotiation over its `HandshakeRequest`.
 pub mod handshake {
     pub use ws_proto::handshake::*;
 }
