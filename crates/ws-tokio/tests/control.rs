@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{
     OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawPeer, TEST_TIMEOUT, close_payload,
-    listener, within,
+    pair, within,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -37,16 +37,6 @@ fn reading_server(
         drop(ws);
     });
     rx
-}
-
-async fn accept_one(
-    listener: tokio::net::TcpListener,
-    config: Config,
-) -> WebSocketStream<TcpStream> {
-    let (tcp, _) = listener.accept().await.unwrap();
-    ws_tokio::accept(tcp, config)
-        .await
-        .expect("server handshake")
 }
 
 async fn next_item(
@@ -94,10 +84,7 @@ fn check_server_saw(items: &[Option<Result<Message, Error>>]) {
 #[tokio::test]
 async fn pong_and_close_reply_while_only_reading() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(Config::default(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -116,10 +103,7 @@ async fn pong_and_close_reply_while_only_reading() {
 #[tokio::test]
 async fn pong_and_close_reply_with_an_idle_split_writer() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(Config::default(), None).await;
         let (mut reader, writer) = ws.split();
 
         // The writer sits in its own task doing nothing until the end of the test.
@@ -157,10 +141,7 @@ async fn pong_and_close_reply_with_an_idle_split_writer() {
 #[tokio::test]
 async fn ping_between_fragments() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(Config::default(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -200,10 +181,7 @@ async fn ping_between_fragments() {
 #[tokio::test]
 async fn server_initiated_close() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let mut ws = server.await.unwrap();
+        let (mut ws, mut peer) = pair(Config::default(), None).await;
 
         ws.close(CloseCode::GOING_AWAY, "restart").await.unwrap();
         let close = peer.expect_frame().await;
@@ -228,10 +206,7 @@ async fn server_initiated_close() {
 #[tokio::test]
 async fn protocol_error_closes_with_1002() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(Config::default(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -255,10 +230,7 @@ async fn protocol_error_closes_with_1002() {
 #[tokio::test]
 async fn invalid_utf8_closes_with_1007() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(Config::default(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -277,11 +249,8 @@ async fn invalid_utf8_closes_with_1007() {
 #[tokio::test]
 async fn too_big_closes_with_1009() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
         let config = Config::builder().max_message_size(1000).build();
-        let server = tokio::spawn(accept_one(listener, config));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(config, None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -304,10 +273,7 @@ async fn too_big_closes_with_1009() {
 #[tokio::test]
 async fn peer_vanishing_is_a_connection_reset() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(Config::default(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -331,10 +297,7 @@ async fn peer_vanishing_is_a_connection_reset() {
 #[tokio::test]
 async fn our_ping_gets_the_peers_pong() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let mut ws = server.await.unwrap();
+        let (mut ws, mut peer) = pair(Config::default(), None).await;
 
         ws.ping(&b"hello"[..]).await.unwrap();
         let ping = peer.expect_frame().await;
@@ -361,10 +324,7 @@ async fn our_ping_gets_the_peers_pong() {
 #[tokio::test]
 async fn invalid_close_is_refused_and_leaves_the_connection_open() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let mut ws = server.await.unwrap();
+        let (mut ws, mut peer) = pair(Config::default(), None).await;
 
         for (code, reason) in [(1005u16, String::new()), (1000, "x".repeat(124))] {
             let err = ws.close(code, reason).await.unwrap_err();

@@ -8,9 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{
-    RawPeer, TEST_TIMEOUT, flood_pings, small_buffer_connect, small_buffer_listener, within,
-};
+use common::{TEST_TIMEOUT, flood_pings, pair, within};
 use tokio::net::TcpStream;
 use ws_proto::TimeoutKind;
 use ws_tokio::{Config, Error, Message, WebSocketStream};
@@ -18,19 +16,6 @@ use ws_tokio::{Config, Error, Message, WebSocketStream};
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(300);
 /// Scheduling slack on a loaded machine.
 const SLACK: Duration = Duration::from_secs(3);
-
-async fn pair(config: Config) -> (WebSocketStream<TcpStream>, RawPeer) {
-    let (listener, addr) = small_buffer_listener(4096);
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        ws_tokio::accept(tcp, config)
-            .await
-            .expect("server handshake")
-    });
-    let tcp = small_buffer_connect(addr, 4096).await;
-    let (peer, _) = RawPeer::handshake_client(tcp, addr, "/", "").await;
-    (server.await.unwrap(), peer)
-}
 
 /// Fills the socket buffers and the output queue: feeds until a feed waits. The timers run
 /// while a feed waits, so a deadline may fire there: that error is returned.
@@ -82,7 +67,7 @@ async fn backpressure_failure_ends_although_the_peer_never_reads() {
             .idle_timeout(Duration::ZERO)
             .close_timeout(CLOSE_TIMEOUT)
             .build();
-        let (mut ws, peer) = pair(config).await;
+        let (mut ws, peer) = pair(config, Some(4096)).await;
         let (_rd, wr) = peer.tcp.into_split();
         let flood = tokio::spawn(flood_pings(wr));
 
@@ -109,7 +94,7 @@ async fn idle_timeout_ends_although_the_peer_never_reads() {
             .idle_timeout(Duration::from_millis(200))
             .close_timeout(CLOSE_TIMEOUT)
             .build();
-        let (mut ws, _peer) = pair(config).await;
+        let (mut ws, _peer) = pair(config, Some(4096)).await;
         let fed = fill_output(&mut ws).await;
 
         let err = failure(&mut ws, fed).await;
@@ -130,7 +115,7 @@ async fn pong_timeout_ends_although_the_peer_never_reads() {
             .idle_timeout(Duration::ZERO)
             .close_timeout(CLOSE_TIMEOUT)
             .build();
-        let (mut ws, _peer) = pair(config).await;
+        let (mut ws, _peer) = pair(config, Some(4096)).await;
         let fed = fill_output(&mut ws).await;
 
         let err = failure(&mut ws, fed).await;
@@ -150,7 +135,7 @@ async fn split_reader_ends_although_the_peer_never_reads() {
             .idle_timeout(Duration::from_millis(200))
             .close_timeout(CLOSE_TIMEOUT)
             .build();
-        let (mut ws, _peer) = pair(config).await;
+        let (mut ws, _peer) = pair(config, Some(4096)).await;
         let fed = fill_output(&mut ws).await;
         let (mut reader, _writer) = ws.split();
 

@@ -11,10 +11,9 @@ mod common;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use common::{RawPeer, TEST_TIMEOUT, small_buffer_connect, small_buffer_listener, within};
+use common::{RawPeer, TEST_TIMEOUT, pair, within};
 use futures_sink::Sink;
-use tokio::net::TcpStream;
-use ws_tokio::{Config, Error, Fault, Message, TimeoutKind, WebSocketStream};
+use ws_tokio::{Config, Error, Fault, Message, TimeoutKind};
 
 const SOCKET_BUFFER: u32 = 4096;
 const SEND_TIMEOUT: Duration = Duration::from_millis(300);
@@ -30,20 +29,6 @@ fn config() -> Config {
         .auto_ping(false)
         .idle_timeout(Duration::ZERO)
         .build()
-}
-
-/// A server stream and a raw client, both with small socket buffers.
-async fn pair(config: Config) -> (WebSocketStream<TcpStream>, RawPeer) {
-    let (listener, addr) = small_buffer_listener(SOCKET_BUFFER);
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        ws_tokio::accept(tcp, config)
-            .await
-            .expect("server handshake")
-    });
-    let tcp = small_buffer_connect(addr, SOCKET_BUFFER).await;
-    let (peer, _) = RawPeer::handshake_client(tcp, addr, "/", "").await;
-    (server.await.unwrap(), peer)
 }
 
 fn is_send_timeout(e: &Error) -> bool {
@@ -68,7 +53,7 @@ async fn bytes_until_eof(peer: RawPeer) -> usize {
 #[tokio::test]
 async fn send_to_a_peer_that_never_reads_fails_within_send_timeout() {
     within(TEST_TIMEOUT, async {
-        let (mut ws, peer) = pair(config()).await;
+        let (mut ws, peer) = pair(config(), Some(SOCKET_BUFFER)).await;
         let payload = vec![7u8; MESSAGE];
 
         let mut sent = 0u32;
@@ -134,7 +119,7 @@ async fn send_to_a_peer_that_never_reads_fails_within_send_timeout() {
 #[tokio::test]
 async fn split_writer_send_timeout_ends_the_reader_too() {
     within(TEST_TIMEOUT, async {
-        let (ws, peer) = pair(config()).await;
+        let (ws, peer) = pair(config(), Some(SOCKET_BUFFER)).await;
         let (mut reader, mut writer) = ws.split();
         let reader_task = tokio::spawn(async move {
             let first = reader.recv().await;
@@ -183,7 +168,7 @@ async fn close_to_a_peer_that_never_reads_ends_within_close_timeout() {
             .auto_ping(false)
             .idle_timeout(Duration::ZERO)
             .build();
-        let (mut ws, peer) = pair(config).await;
+        let (mut ws, peer) = pair(config, Some(SOCKET_BUFFER)).await;
 
         // Fill the socket buffers and the output until a feed waits.
         let mut fed = 0u32;
@@ -227,7 +212,7 @@ async fn reader_with_stuck_output_is_cut_off_by_send_timeout() {
             .auto_ping(false)
             .idle_timeout(Duration::ZERO)
             .build();
-        let (mut ws, peer) = pair(config).await;
+        let (mut ws, peer) = pair(config, Some(SOCKET_BUFFER)).await;
         let RawPeer { tcp, .. } = peer;
         let (_rd, wr) = tcp.into_split();
         // Enough pings (125 bytes each) to fill the small socket buffers with pongs, and a
@@ -264,7 +249,7 @@ async fn reader_with_stuck_output_is_cut_off_by_send_timeout() {
 #[tokio::test]
 async fn start_send_without_waiting_stops_at_max_backpressure() {
     within(TEST_TIMEOUT, async {
-        let (mut ws, _peer) = pair(config()).await;
+        let (mut ws, _peer) = pair(config(), Some(SOCKET_BUFFER)).await;
         let mut queued = 0u32;
         let err = loop {
             assert!(queued < 10_000, "never refused: the output is unbounded");
@@ -294,7 +279,7 @@ async fn a_message_larger_than_max_backpressure_is_sent_when_the_output_is_empty
             .max_backpressure(16 << 10)
             .write_buffer_size(16 << 10)
             .build();
-        let (mut ws, mut peer) = pair(config).await;
+        let (mut ws, mut peer) = pair(config, Some(SOCKET_BUFFER)).await;
         let big = vec![5u8; 256 << 10];
         let sender = tokio::spawn(async move {
             ws.send(Message::binary(big)).await.expect("send");

@@ -10,28 +10,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, RawPeer, TEST_TIMEOUT, close_payload, listener, url,
+    OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, RawPeer, TEST_TIMEOUT, close_payload, listener, pair, url,
     within,
 };
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use ws_proto::TimeoutKind;
-use ws_tokio::{CloseCode, Config, Error, Fault, Message, WebSocketStream};
+use ws_tokio::{CloseCode, Config, Error, Fault, Message};
 
 const SLACK: Duration = Duration::from_secs(2);
-
-/// A server stream with `config` and a raw client connected to it.
-async fn server_and_raw_client(config: Config) -> (WebSocketStream<TcpStream>, RawPeer) {
-    let (listener, addr) = listener().await;
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        ws_tokio::accept(tcp, config)
-            .await
-            .expect("server handshake")
-    });
-    let (peer, _) = RawPeer::connect(addr, "/").await;
-    (server.await.unwrap(), peer)
-}
 
 fn assert_between(elapsed: Duration, low: Duration, what: &str) {
     assert!(
@@ -52,7 +38,7 @@ async fn idle_timeout_closes_with_1001() {
             .idle_timeout(idle)
             .auto_ping(false)
             .build();
-        let (mut ws, mut peer) = server_and_raw_client(config).await;
+        let (mut ws, mut peer) = pair(config, None).await;
         let start = Instant::now();
 
         let reader = tokio::spawn(async move {
@@ -90,7 +76,7 @@ async fn traffic_keeps_an_idle_connection_open() {
             .idle_timeout(idle)
             .auto_ping(false)
             .build();
-        let (mut ws, mut peer) = server_and_raw_client(config).await;
+        let (mut ws, mut peer) = pair(config, None).await;
 
         let talker = tokio::spawn(async move {
             for i in 0..12 {
@@ -127,7 +113,7 @@ async fn unanswered_auto_ping_times_out() {
             .pong_timeout(pong_timeout)
             .idle_timeout(Duration::ZERO)
             .build();
-        let (mut ws, mut peer) = server_and_raw_client(config).await;
+        let (mut ws, mut peer) = pair(config, None).await;
         let start = Instant::now();
 
         let reader = tokio::spawn(async move {
@@ -165,7 +151,7 @@ async fn answered_auto_pings_keep_the_connection_open() {
             .pong_timeout(Duration::from_millis(150))
             .idle_timeout(Duration::from_millis(400))
             .build();
-        let (mut ws, mut peer) = server_and_raw_client(config).await;
+        let (mut ws, mut peer) = pair(config, None).await;
 
         // The peer answers pings for 1 s (10 intervals, 2.5 idle timeouts), then closes.
         let answerer = tokio::spawn(async move {
@@ -345,7 +331,7 @@ async fn close_timeout_ends_the_server_stream() {
     within(TEST_TIMEOUT, async {
         let close_timeout = Duration::from_millis(300);
         let config = Config::builder().close_timeout(close_timeout).build();
-        let (mut ws, mut peer) = server_and_raw_client(config).await;
+        let (mut ws, mut peer) = pair(config, None).await;
 
         let start = Instant::now();
         ws.close(CloseCode::GOING_AWAY, "").await.unwrap();
@@ -371,7 +357,7 @@ async fn a_quiet_connection_holds_no_read_buffer() {
             .idle_timeout(Duration::from_secs(4))
             .auto_ping(false)
             .build();
-        let (mut ws, mut peer) = server_and_raw_client(config).await;
+        let (mut ws, mut peer) = pair(config, None).await;
         // A new connection has no receive buffer until bytes arrive.
         assert!(!ws.connection().has_read_buffer());
         peer.send(true, OP_TEXT, b"first").await;

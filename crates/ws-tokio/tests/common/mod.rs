@@ -62,6 +62,14 @@ pub async fn small_buffer_connect(addr: SocketAddr, size: u32) -> TcpStream {
     socket.connect(addr).await.expect("connect")
 }
 
+/// Accepts one connection on `listener` and completes a server handshake with `config`.
+pub async fn accept_one(listener: TcpListener, config: Config) -> WebSocketStream<TcpStream> {
+    let (tcp, _) = listener.accept().await.expect("accept");
+    ws_tokio::accept(tcp, config)
+        .await
+        .expect("server handshake")
+}
+
 /// Accepts one connection on `listener` with [`ws_tokio::accept`] and runs `handler` on it in
 /// a task.
 pub fn serve_one<F, Fut, T>(listener: TcpListener, config: Config, handler: F) -> JoinHandle<T>
@@ -70,13 +78,28 @@ where
     Fut: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.expect("accept");
-        let ws = ws_tokio::accept(tcp, config)
-            .await
-            .expect("server handshake");
-        handler(ws).await
-    })
+    tokio::spawn(async move { handler(accept_one(listener, config).await).await })
+}
+
+/// A server stream with `config` and a raw client connected to it over loopback TCP (handshake
+/// for `/` done). With `socket_buffer`, both ends have shrunken socket buffers (see
+/// [`small_buffer_listener`]), so that the kernel holds little and the library's own limits
+/// decide.
+pub async fn pair(
+    config: Config,
+    socket_buffer: Option<u32>,
+) -> (WebSocketStream<TcpStream>, RawPeer) {
+    let (listener, addr) = match socket_buffer {
+        Some(size) => small_buffer_listener(size),
+        None => listener().await,
+    };
+    let server = tokio::spawn(accept_one(listener, config));
+    let tcp = match socket_buffer {
+        Some(size) => small_buffer_connect(addr, size).await,
+        None => TcpStream::connect(addr).await.expect("connect"),
+    };
+    let (peer, _) = RawPeer::handshake_client(tcp, addr, "/", "").await;
+    (server.await.expect("server task"), peer)
 }
 
 /// Echoes every text and binary message back until the stream ends; returns how many it
