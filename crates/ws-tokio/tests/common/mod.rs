@@ -13,7 +13,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 use ws_tokio::{Config, WebSocketStream};
@@ -117,6 +117,44 @@ where
         }
     }
     count
+}
+
+// ---------------------------------------------------------------------------------------------
+// In memory, for tests in virtual time
+// ---------------------------------------------------------------------------------------------
+
+/// The capacity of each direction of the in-memory pipes: more than any test writes before the
+/// other side reads, so a write waits only where a test makes a side stop reading.
+pub const DUPLEX_CAPACITY: usize = 1 << 20;
+
+/// A server stream and a raw client over an in-memory pipe, both already open (no handshake:
+/// the handshake is tested over TCP). Nothing here waits on the OS, so tokio's paused clock
+/// (`#[tokio::test(start_paused = true)]`) drives the library's timers exactly: time only
+/// advances when every task waits, straight to the next deadline.
+pub fn duplex_server_and_raw_client(
+    config: Config,
+) -> (WebSocketStream<DuplexStream>, RawPeer<DuplexStream>) {
+    let (ours, theirs) = tokio::io::duplex(DUPLEX_CAPACITY);
+    let peer = RawPeer {
+        tcp: theirs,
+        buf: Vec::new(),
+        is_client: true,
+    };
+    (WebSocketStream::server(ours, config), peer)
+}
+
+/// A client stream and a raw server over an in-memory pipe; see
+/// [`duplex_server_and_raw_client`].
+pub fn duplex_client_and_raw_server(
+    config: Config,
+) -> (WebSocketStream<DuplexStream>, RawPeer<DuplexStream>) {
+    let (ours, theirs) = tokio::io::duplex(DUPLEX_CAPACITY);
+    let peer = RawPeer {
+        tcp: theirs,
+        buf: Vec::new(),
+        is_client: false,
+    };
+    (WebSocketStream::client(ours, config), peer)
 }
 
 /// The URL of a local server.
@@ -317,17 +355,19 @@ pub fn parse_frame(buf: &[u8]) -> Option<(Frame, usize)> {
     ))
 }
 
-/// A WebSocket peer written by hand over TCP: it sends bytes exactly as told and decodes what
-/// it reads with [`parse_frame`].
-pub struct RawPeer {
-    pub tcp: TcpStream,
+/// A WebSocket peer written by hand over TCP (or, for tests in virtual time, over one end of a
+/// `tokio::io::duplex` pipe): it sends bytes exactly as told and decodes what it reads with
+/// [`parse_frame`].
+pub struct RawPeer<T = TcpStream> {
+    /// The transport: a `TcpStream` unless the peer was made by a `duplex_*` helper.
+    pub tcp: T,
     /// Bytes read but not yet parsed.
     pub buf: Vec<u8>,
     /// Mask outgoing frames (a client must).
     pub is_client: bool,
 }
 
-impl RawPeer {
+impl RawPeer<TcpStream> {
     /// Connects to `addr` and completes a client handshake for `path` with the RFC sample key;
     /// returns the peer and the response head. Any bytes after the head stay buffered.
     pub async fn connect(addr: SocketAddr, path: &str) -> (RawPeer, String) {
@@ -383,7 +423,9 @@ impl RawPeer {
             is_client: false,
         }
     }
+}
 
+impl<T: AsyncRead + AsyncWrite + Unpin> RawPeer<T> {
     /// Reads up to and including the empty line ending an HTTP head; returns the head.
     pub async fn read_head(&mut self) -> String {
         loop {
