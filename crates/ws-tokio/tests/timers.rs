@@ -338,7 +338,8 @@ async fn close_timeout_ends_the_server_stream() {
         assert!(ws.recv().await.is_none());
         assert_between(start.elapsed(), close_timeout, "close timeout");
 
-        // The peer saw exactly one close frame, then the server's end of stream (ws is still alive).
+        // The peer saw exactly one close frame, then the end of the server's stream (ws is still
+        // alive).
         assert_eq!(peer.expect_frame().await.close_code(), Some(1001));
         peer.expect_eof().await;
         drop(ws);
