@@ -15,6 +15,16 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use ws_tokio::{CloseCode, Config, Error, Fault, Message, WebSocketStream};
 
+/// How long the server waits for the peer's end of TCP after its own FIN. The raw peer of the
+/// tests that wait for the end of the server's stream holds TCP open, so that end comes from
+/// this deadline; the default (5 s) would only make them slow.
+const CLOSE_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// The default config with [`CLOSE_TIMEOUT`].
+fn closing_config() -> Config {
+    Config::builder().close_timeout(CLOSE_TIMEOUT).build()
+}
+
 /// A server that only reads: every item goes to the channel. After the stream ends the task
 /// keeps the stream alive until `release` fires, so a FIN seen by the peer comes from the
 /// close handshake, not from a drop.
@@ -84,7 +94,7 @@ fn check_server_saw(items: &[Option<Result<Message, Error>>]) {
 #[tokio::test]
 async fn pong_and_close_reply_while_only_reading() {
     within(TEST_TIMEOUT, async {
-        let (ws, mut peer) = pair(Config::default(), None).await;
+        let (ws, mut peer) = pair(closing_config(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -103,7 +113,7 @@ async fn pong_and_close_reply_while_only_reading() {
 #[tokio::test]
 async fn pong_and_close_reply_with_an_idle_split_writer() {
     within(TEST_TIMEOUT, async {
-        let (ws, mut peer) = pair(Config::default(), None).await;
+        let (ws, mut peer) = pair(closing_config(), None).await;
         let (mut reader, writer) = ws.split();
 
         // The writer sits in its own task doing nothing until the end of the test.
@@ -181,7 +191,7 @@ async fn ping_between_fragments() {
 #[tokio::test]
 async fn server_initiated_close() {
     within(TEST_TIMEOUT, async {
-        let (mut ws, mut peer) = pair(Config::default(), None).await;
+        let (mut ws, mut peer) = pair(closing_config(), None).await;
 
         ws.close(CloseCode::GOING_AWAY, "restart").await.unwrap();
         let close = peer.expect_frame().await;
@@ -206,7 +216,7 @@ async fn server_initiated_close() {
 #[tokio::test]
 async fn protocol_error_closes_with_1002() {
     within(TEST_TIMEOUT, async {
-        let (ws, mut peer) = pair(Config::default(), None).await;
+        let (ws, mut peer) = pair(closing_config(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -230,7 +240,7 @@ async fn protocol_error_closes_with_1002() {
 #[tokio::test]
 async fn invalid_utf8_closes_with_1007() {
     within(TEST_TIMEOUT, async {
-        let (ws, mut peer) = pair(Config::default(), None).await;
+        let (ws, mut peer) = pair(closing_config(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -249,7 +259,10 @@ async fn invalid_utf8_closes_with_1007() {
 #[tokio::test]
 async fn too_big_closes_with_1009() {
     within(TEST_TIMEOUT, async {
-        let config = Config::builder().max_message_size(1000).build();
+        let config = Config::builder()
+            .max_message_size(1000)
+            .close_timeout(CLOSE_TIMEOUT)
+            .build();
         let (ws, mut peer) = pair(config, None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);

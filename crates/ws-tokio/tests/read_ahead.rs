@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{
     OP_CLOSE, OP_PONG, OP_TEXT, RawPeer, TEST_TIMEOUT, binary_payload, client_frame, close_payload,
     find, listener, serve_one, server_frame, switching_protocols, upgrade_request, url, within,
@@ -16,7 +18,12 @@ use ws_tokio::{Config, Message};
 async fn server_delivers_frames_sent_with_the_request() {
     within(TEST_TIMEOUT, async {
         let (listener, addr) = listener().await;
-        let server = serve_one(listener, Config::default(), |mut ws| async move {
+        // The peer holds TCP open after the close handshake: the server's stream ends
+        // `close_timeout` after its FIN (the default, 5 s, would only make this test slow).
+        let config = Config::builder()
+            .close_timeout(Duration::from_millis(200))
+            .build();
+        let server = serve_one(listener, config, |mut ws| async move {
             let mut items = Vec::new();
             while let Some(item) = ws.recv().await {
                 items.push(item.unwrap());
