@@ -13,8 +13,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, TEST_TIMEOUT, close_payload, duplex_client_and_raw_server,
-    duplex_server_and_raw_client, within,
+    DUPLEX_CAPACITY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, TEST_TIMEOUT, close_payload,
+    duplex_client_and_raw_server, duplex_server_and_raw_client, within,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -42,7 +42,7 @@ async fn idle_timeout_closes_with_1001() {
             .idle_timeout(idle)
             .auto_ping(false)
             .build();
-        let (mut ws, mut peer) = duplex_server_and_raw_client(config);
+        let (mut ws, mut peer) = duplex_server_and_raw_client(config, DUPLEX_CAPACITY);
         let start = Instant::now();
 
         let reader = tokio::spawn(async move {
@@ -80,7 +80,7 @@ async fn traffic_keeps_an_idle_connection_open() {
             .idle_timeout(idle)
             .auto_ping(false)
             .build();
-        let (mut ws, mut peer) = duplex_server_and_raw_client(config);
+        let (mut ws, mut peer) = duplex_server_and_raw_client(config, DUPLEX_CAPACITY);
 
         let talker = tokio::spawn(async move {
             for i in 0..12 {
@@ -117,7 +117,7 @@ async fn unanswered_auto_ping_times_out() {
             .pong_timeout(pong_timeout)
             .idle_timeout(Duration::ZERO)
             .build();
-        let (mut ws, mut peer) = duplex_server_and_raw_client(config);
+        let (mut ws, mut peer) = duplex_server_and_raw_client(config, DUPLEX_CAPACITY);
         let start = Instant::now();
 
         let reader = tokio::spawn(async move {
@@ -155,7 +155,7 @@ async fn answered_auto_pings_keep_the_connection_open() {
             .pong_timeout(Duration::from_millis(150))
             .idle_timeout(Duration::from_millis(400))
             .build();
-        let (mut ws, mut peer) = duplex_server_and_raw_client(config);
+        let (mut ws, mut peer) = duplex_server_and_raw_client(config, DUPLEX_CAPACITY);
 
         // The peer answers pings for 1 s (10 intervals, 2.5 idle timeouts), then closes.
         let answerer = tokio::spawn(async move {
@@ -206,7 +206,7 @@ async fn client_auto_ping_is_masked() {
             .auto_ping(true)
             .ping_interval(Duration::from_millis(50))
             .build();
-        let (mut ws, mut peer) = duplex_client_and_raw_server(config);
+        let (mut ws, mut peer) = duplex_client_and_raw_server(config, DUPLEX_CAPACITY);
         let client = tokio::spawn(async move {
             // Read until the stream ends: this drives the timers.
             while let Some(item) = ws.recv().await {
@@ -234,7 +234,7 @@ async fn close_timeout_ends_the_client_stream() {
     within(TEST_TIMEOUT, async {
         let close_timeout = Duration::from_millis(300);
         let config = Config::builder().close_timeout(close_timeout).build();
-        let (mut ws, mut peer) = duplex_client_and_raw_server(config);
+        let (mut ws, mut peer) = duplex_client_and_raw_server(config, DUPLEX_CAPACITY);
         let server = tokio::spawn(async move {
             let close = peer.expect_frame().await;
             assert!(close.masked);
@@ -265,7 +265,7 @@ async fn client_waits_for_the_servers_fin_at_most_close_timeout() {
     within(TEST_TIMEOUT, async {
         let close_timeout = Duration::from_millis(300);
         let config = Config::builder().close_timeout(close_timeout).build();
-        let (mut ws, mut peer) = duplex_client_and_raw_server(config);
+        let (mut ws, mut peer) = duplex_client_and_raw_server(config, DUPLEX_CAPACITY);
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             assert_eq!(peer.expect_frame().await.close_code(), Some(1000));
@@ -299,7 +299,7 @@ async fn client_ends_promptly_when_the_server_closes() {
         let config = Config::builder()
             .close_timeout(Duration::from_secs(10))
             .build();
-        let (mut ws, mut peer) = duplex_client_and_raw_server(config);
+        let (mut ws, mut peer) = duplex_client_and_raw_server(config, DUPLEX_CAPACITY);
         let server = tokio::spawn(async move {
             assert_eq!(peer.expect_frame().await.close_code(), Some(1000));
             peer.send(true, OP_CLOSE, &close_payload(1000, "")).await;
@@ -328,7 +328,7 @@ async fn close_timeout_ends_the_server_stream() {
     within(TEST_TIMEOUT, async {
         let close_timeout = Duration::from_millis(300);
         let config = Config::builder().close_timeout(close_timeout).build();
-        let (mut ws, mut peer) = duplex_server_and_raw_client(config);
+        let (mut ws, mut peer) = duplex_server_and_raw_client(config, DUPLEX_CAPACITY);
 
         let start = Instant::now();
         ws.close(CloseCode::GOING_AWAY, "").await.unwrap();
@@ -355,7 +355,7 @@ async fn a_quiet_connection_holds_no_read_buffer() {
             .idle_timeout(Duration::from_secs(4))
             .auto_ping(false)
             .build();
-        let (mut ws, mut peer) = duplex_server_and_raw_client(config);
+        let (mut ws, mut peer) = duplex_server_and_raw_client(config, DUPLEX_CAPACITY);
         // A new connection has no receive buffer until bytes arrive.
         assert!(!ws.connection().has_read_buffer());
         peer.send(true, OP_TEXT, b"first").await;

@@ -123,18 +123,21 @@ where
 // In memory, for tests in virtual time
 // ---------------------------------------------------------------------------------------------
 
-/// The capacity of each direction of the in-memory pipes: more than any test writes before the
-/// other side reads, so a write waits only where a test makes a side stop reading.
+/// A roomy capacity for each direction of an in-memory pipe: more than the tests write before
+/// the other side reads, so a write waits only where a test makes a side stop reading. (A small
+/// capacity models a peer that stops reading, as shrunken socket buffers do over TCP.)
 pub const DUPLEX_CAPACITY: usize = 1 << 20;
 
-/// A server stream and a raw client over an in-memory pipe, both already open (no handshake:
+/// A server stream and a raw client over an in-memory pipe holding `capacity` bytes each way,
+/// both already open (no handshake:
 /// the handshake is tested over TCP). Nothing here waits on the OS, so tokio's paused clock
 /// (`#[tokio::test(start_paused = true)]`) drives the library's timers exactly: time only
 /// advances when every task waits, straight to the next deadline.
 pub fn duplex_server_and_raw_client(
     config: Config,
+    capacity: usize,
 ) -> (WebSocketStream<DuplexStream>, RawPeer<DuplexStream>) {
-    let (ours, theirs) = tokio::io::duplex(DUPLEX_CAPACITY);
+    let (ours, theirs) = tokio::io::duplex(capacity);
     let peer = RawPeer {
         tcp: theirs,
         buf: Vec::new(),
@@ -147,8 +150,9 @@ pub fn duplex_server_and_raw_client(
 /// [`duplex_server_and_raw_client`].
 pub fn duplex_client_and_raw_server(
     config: Config,
+    capacity: usize,
 ) -> (WebSocketStream<DuplexStream>, RawPeer<DuplexStream>) {
-    let (ours, theirs) = tokio::io::duplex(DUPLEX_CAPACITY);
+    let (ours, theirs) = tokio::io::duplex(capacity);
     let peer = RawPeer {
         tcp: theirs,
         buf: Vec::new(),
