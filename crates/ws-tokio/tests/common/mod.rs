@@ -81,6 +81,26 @@ where
     tokio::spawn(async move { handler(accept_one(listener, config).await).await })
 }
 
+/// A client stream with `config`, connected over loopback TCP to a one-connection server
+/// with `config` that runs `handler` on its stream (see [`serve_one`]). Returns the client
+/// and the server's task.
+pub async fn client_and_server<F, Fut, T>(
+    config: Config,
+    handler: F,
+) -> (WebSocketStream<TcpStream>, JoinHandle<T>)
+where
+    F: FnOnce(WebSocketStream<TcpStream>) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (listener, addr) = listener().await;
+    let server = serve_one(listener, config.clone(), handler);
+    let client = ws_tokio::connect(&url(addr, "/"), config)
+        .await
+        .expect("connect");
+    (client, server)
+}
+
 /// A server stream with `config` and a raw client connected to it over loopback TCP (handshake
 /// for `/` done). With `socket_buffer`, both ends have shrunken socket buffers (see
 /// [`small_buffer_listener`]), so that the kernel holds little and the library's own limits
