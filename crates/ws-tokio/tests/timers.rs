@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{
     DUPLEX_CAPACITY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, TEST_TIMEOUT, close_payload,
-    duplex_client_and_raw_server, duplex_server_and_raw_client, within,
+    duplex_client_and_raw_server, duplex_pair, duplex_server_and_raw_client, within,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -194,6 +194,76 @@ async fn answered_auto_pings_keep_the_connection_open() {
         assert!(pings >= 5, "only {pings} pings in 1 s at a 100 ms interval");
         assert!(pings <= 11, "{pings} pings in 1 s at a 100 ms interval");
         assert!(pongs >= pings - 1, "{pongs} pongs for {pings} pings");
+    })
+    .await;
+}
+
+/// Our client and our server, both pinging automatically and answering each other's pings,
+/// stay connected through ten idle timeouts without a message from the application, then close
+/// normally.
+#[tokio::test(start_paused = true)]
+async fn our_client_and_server_keep_each_other_alive_with_auto_pings() {
+    within(TEST_TIMEOUT, async {
+        let idle = Duration::from_millis(400);
+        let config = Config::builder()
+            .auto_ping(true)
+            .ping_interval(Duration::from_millis(100))
+            .pong_timeout(Duration::from_millis(150))
+            .idle_timeout(idle)
+            .build();
+        let (mut client, mut server) = duplex_pair(config, DUPLEX_CAPACITY);
+
+        // Reading drives the timers; the server reads until its stream ends.
+        let server_task = tokio::spawn(async move {
+            let mut pongs = 0;
+            for _ in 0..10_000 {
+                match server.recv().await {
+                    Some(Ok(Message::Pong(_))) => pongs += 1,
+                    Some(Ok(Message::Ping(_))) => {}
+                    Some(Ok(Message::Close(reason))) => {
+                        assert_eq!(reason.unwrap().code, CloseCode::NORMAL);
+                    }
+                    Some(other) => panic!("server: unexpected {other:?}"),
+                    None => return pongs,
+                }
+            }
+            panic!("the server's stream never ended");
+        });
+
+        let quiet = idle * 10;
+        let start = Instant::now();
+        let mut pongs = 0;
+        for _ in 0..10_000 {
+            let left = quiet.saturating_sub(start.elapsed());
+            // `recv` is cancel safe: the timeout loses nothing.
+            match tokio::time::timeout(left, client.recv()).await {
+                Err(_) => break,
+                Ok(Some(Ok(Message::Pong(_)))) => pongs += 1,
+                Ok(Some(Ok(Message::Ping(_)))) => {}
+                Ok(other) => panic!("client: unexpected {other:?} after {:?}", start.elapsed()),
+            }
+        }
+        assert!(start.elapsed() >= quiet, "{:?}", start.elapsed());
+
+        client.close(1000u16, "").await.unwrap();
+        // Pings and pongs already on their way may come before the close reply.
+        let mut replied = false;
+        for _ in 0..100 {
+            match client.recv().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(reason))) => {
+                    assert_eq!(reason.unwrap().code, CloseCode::NORMAL);
+                    replied = true;
+                    break;
+                }
+                other => panic!("client: expected the close reply, got {other:?}"),
+            }
+        }
+        assert!(replied, "no close reply");
+        assert!(client.recv().await.is_none());
+        let server_pongs = server_task.await.unwrap();
+        assert!(pongs > 0, "the client's pings were never answered");
+        assert!(server_pongs > 0, "the server's pings were never answered");
     })
     .await;
 }

@@ -181,6 +181,19 @@ pub fn duplex_client_and_raw_server(
     (WebSocketStream::client(ours, config), peer)
 }
 
+/// A client stream and a server stream, both with `config`, over an in-memory pipe holding
+/// `capacity` bytes each way, already open; see [`duplex_server_and_raw_client`].
+pub fn duplex_pair(
+    config: Config,
+    capacity: usize,
+) -> (WebSocketStream<DuplexStream>, WebSocketStream<DuplexStream>) {
+    let (a, b) = tokio::io::duplex(capacity);
+    (
+        WebSocketStream::client(a, config.clone()),
+        WebSocketStream::server(b, config),
+    )
+}
+
 /// The URL of a local server.
 pub fn url(addr: SocketAddr, path: &str) -> String {
     format!("ws://{addr}{path}")
