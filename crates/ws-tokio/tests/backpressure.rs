@@ -12,12 +12,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    OP_BINARY, OP_CLOSE, OP_PONG, RawPeer, TEST_TIMEOUT, flood_pings, ping_payload,
-    read_frame_from, small_buffer_connect, small_buffer_listener, within,
+    OP_BINARY, OP_CLOSE, OP_PONG, RawPeer, TEST_TIMEOUT, flood_pings, pair, ping_payload,
+    read_frame_from, within,
 };
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use ws_tokio::{CloseCode, Config, Error, Fault, Message, WebSocketStream};
+use ws_tokio::{CloseCode, Config, Error, Fault, Message};
 
 const SOCKET_BUFFER: u32 = 4096;
 const WRITE_BUFFER: usize = 16 << 10;
@@ -42,24 +41,10 @@ fn message(i: u32) -> Vec<u8> {
     m
 }
 
-/// A server stream and a raw client, both with small socket buffers.
-async fn pair(config: Config) -> (WebSocketStream<TcpStream>, RawPeer) {
-    let (listener, addr) = small_buffer_listener(SOCKET_BUFFER);
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        ws_tokio::accept(tcp, config)
-            .await
-            .expect("server handshake")
-    });
-    let tcp = small_buffer_connect(addr, SOCKET_BUFFER).await;
-    let (peer, _) = RawPeer::handshake_client(tcp, addr, "/", "").await;
-    (server.await.unwrap(), peer)
-}
-
 #[tokio::test]
 async fn feed_and_send_wait_while_the_peer_does_not_read() {
     within(TEST_TIMEOUT, async {
-        let (mut ws, mut peer) = pair(config()).await;
+        let (mut ws, mut peer) = pair(config(), Some(SOCKET_BUFFER)).await;
 
         // Feed until a feed stays pending. The socket buffers hold a few KiB, so this takes a
         // handful of messages, not thousands.
@@ -133,7 +118,7 @@ async fn unread_pongs_fail_with_backpressure_and_close_1008() {
             .auto_ping(false)
             .idle_timeout(Duration::ZERO)
             .build();
-        let (ws, peer) = pair(config).await;
+        let (ws, peer) = pair(config, Some(SOCKET_BUFFER)).await;
 
         // The server only reads. Its task returns the stream, which keeps the socket open
         // until the test ends: closing a socket with unread input (the flood) sends a RST,

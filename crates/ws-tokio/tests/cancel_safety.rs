@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use common::{
     Frame, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawPeer, TEST_TIMEOUT,
-    binary_payload, client_frame, close_payload, listener, parse_frame, small_buffer_connect,
-    small_buffer_listener, within,
+    binary_payload, client_frame, close_payload, pair, parse_frame, within,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -36,13 +35,7 @@ macro_rules! race {
 #[tokio::test]
 async fn recv_raced_against_a_timer_loses_nothing() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            ws_tokio::accept(tcp, Config::default()).await.unwrap()
-        });
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let mut ws = server.await.unwrap();
+        let (mut ws, mut peer) = pair(Config::default(), None).await;
 
         // The script: every length encoding, text split through a multi-byte character, a
         // ping between fragments, an empty message.
@@ -106,18 +99,6 @@ fn message(i: u32) -> Vec<u8> {
     m
 }
 
-/// A server stream and a raw client, with small socket buffers so that writes often block.
-async fn slow_pair(config: Config) -> (WebSocketStream<TcpStream>, RawPeer) {
-    let (listener, addr) = small_buffer_listener(4096);
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        ws_tokio::accept(tcp, config).await.unwrap()
-    });
-    let tcp = small_buffer_connect(addr, 4096).await;
-    let (peer, _) = RawPeer::handshake_client(tcp, addr, "/", "").await;
-    (server.await.unwrap(), peer)
-}
-
 /// Reads slowly (at most 4 KiB a millisecond) until the close frame, answers it, and returns
 /// the data frames. Any torn frame shows up as a bad opcode, length or payload.
 async fn read_slowly(mut peer: RawPeer) -> Vec<Frame> {
@@ -177,7 +158,7 @@ async fn cancelled_sends_are_queued_whole() {
             .write_buffer_size(64 << 20)
             .max_backpressure(64 << 20)
             .build();
-        let (mut ws, peer) = slow_pair(config).await;
+        let (mut ws, peer) = pair(config, Some(4096)).await;
         let reader = tokio::spawn(read_slowly(peer));
 
         const N: u32 = 300;
@@ -211,7 +192,7 @@ async fn cancelled_feeds_queue_nothing_and_flushes_lose_nothing() {
             .write_buffer_size(8 << 10)
             .max_backpressure(1 << 20)
             .build();
-        let (mut ws, peer) = slow_pair(config).await;
+        let (mut ws, peer) = pair(config, Some(4096)).await;
         let reader = tokio::spawn(read_slowly(peer));
 
         const N: u32 = 300;
@@ -250,7 +231,7 @@ async fn cancelled_sends_with_little_room_never_tear() {
             .write_buffer_size(8 << 10)
             .max_backpressure(1 << 20)
             .build();
-        let (mut ws, peer) = slow_pair(config).await;
+        let (mut ws, peer) = pair(config, Some(4096)).await;
         let reader = tokio::spawn(read_slowly(peer));
 
         const N: u32 = 300;
@@ -290,7 +271,7 @@ async fn cancelled_split_writer_sends_are_queued_whole() {
             .write_buffer_size(64 << 20)
             .max_backpressure(64 << 20)
             .build();
-        let (ws, peer) = slow_pair(config).await;
+        let (ws, peer) = pair(config, Some(4096)).await;
         let peer_task = tokio::spawn(read_slowly(peer));
         let (mut reader, mut writer) = ws.split();
         let reading = tokio::spawn(async move {
@@ -328,7 +309,7 @@ async fn cancelled_close_still_closes_once() {
             .write_buffer_size(64 << 20)
             .max_backpressure(64 << 20)
             .build();
-        let (mut ws, peer) = slow_pair(config).await;
+        let (mut ws, peer) = pair(config, Some(4096)).await;
         let reader = tokio::spawn(async move {
             let mut peer = peer;
             let mut frames = Vec::new();

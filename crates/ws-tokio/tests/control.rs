@@ -9,11 +9,21 @@ use std::time::Duration;
 
 use common::{
     OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawPeer, TEST_TIMEOUT, close_payload,
-    listener, within,
+    pair, within,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use ws_tokio::{CloseCode, Config, Error, Fault, Message, WebSocketStream};
+
+/// How long the server waits for the peer's end of TCP after its own FIN. The raw peer of the
+/// tests that wait for the end of the server's stream holds TCP open, so that end comes from
+/// this deadline; the default (5 s) would only make them slow.
+const CLOSE_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// The default config with [`CLOSE_TIMEOUT`].
+fn closing_config() -> Config {
+    Config::builder().close_timeout(CLOSE_TIMEOUT).build()
+}
 
 /// A server that only reads: every item goes to the channel. After the stream ends the task
 /// keeps the stream alive until `release` fires, so a FIN seen by the peer comes from the
@@ -37,16 +47,6 @@ fn reading_server(
         drop(ws);
     });
     rx
-}
-
-async fn accept_one(
-    listener: tokio::net::TcpListener,
-    config: Config,
-) -> WebSocketStream<TcpStream> {
-    let (tcp, _) = listener.accept().await.unwrap();
-    ws_tokio::accept(tcp, config)
-        .await
-        .expect("server handshake")
 }
 
 async fn next_item(
@@ -94,10 +94,7 @@ fn check_server_saw(items: &[Option<Result<Message, Error>>]) {
 #[tokio::test]
 async fn pong_and_close_reply_while_only_reading() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(closing_config(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -116,10 +113,7 @@ async fn pong_and_close_reply_while_only_reading() {
 #[tokio::test]
 async fn pong_and_close_reply_with_an_idle_split_writer() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(closing_config(), None).await;
         let (mut reader, writer) = ws.split();
 
         // The writer sits in its own task doing nothing until the end of the test.
@@ -157,10 +151,7 @@ async fn pong_and_close_reply_with_an_idle_split_writer() {
 #[tokio::test]
 async fn ping_between_fragments() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(Config::default(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -200,10 +191,7 @@ async fn ping_between_fragments() {
 #[tokio::test]
 async fn server_initiated_close() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let mut ws = server.await.unwrap();
+        let (mut ws, mut peer) = pair(closing_config(), None).await;
 
         ws.close(CloseCode::GOING_AWAY, "restart").await.unwrap();
         let close = peer.expect_frame().await;
@@ -228,10 +216,7 @@ async fn server_initiated_close() {
 #[tokio::test]
 async fn protocol_error_closes_with_1002() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(closing_config(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -255,10 +240,7 @@ async fn protocol_error_closes_with_1002() {
 #[tokio::test]
 async fn invalid_utf8_closes_with_1007() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(closing_config(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -277,11 +259,11 @@ async fn invalid_utf8_closes_with_1007() {
 #[tokio::test]
 async fn too_big_closes_with_1009() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let config = Config::builder().max_message_size(1000).build();
-        let server = tokio::spawn(accept_one(listener, config));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let config = Config::builder()
+            .max_message_size(1000)
+            .close_timeout(CLOSE_TIMEOUT)
+            .build();
+        let (ws, mut peer) = pair(config, None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -304,10 +286,7 @@ async fn too_big_closes_with_1009() {
 #[tokio::test]
 async fn peer_vanishing_is_a_connection_reset() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let ws = server.await.unwrap();
+        let (ws, mut peer) = pair(Config::default(), None).await;
         let (release, released) = oneshot::channel();
         let mut items = reading_server(ws, released);
 
@@ -331,10 +310,7 @@ async fn peer_vanishing_is_a_connection_reset() {
 #[tokio::test]
 async fn our_ping_gets_the_peers_pong() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let mut ws = server.await.unwrap();
+        let (mut ws, mut peer) = pair(Config::default(), None).await;
 
         ws.ping(&b"hello"[..]).await.unwrap();
         let ping = peer.expect_frame().await;
@@ -361,10 +337,7 @@ async fn our_ping_gets_the_peers_pong() {
 #[tokio::test]
 async fn invalid_close_is_refused_and_leaves_the_connection_open() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = tokio::spawn(accept_one(listener, Config::default()));
-        let (mut peer, _) = RawPeer::connect(addr, "/").await;
-        let mut ws = server.await.unwrap();
+        let (mut ws, mut peer) = pair(Config::default(), None).await;
 
         for (code, reason) in [(1005u16, String::new()), (1000, "x".repeat(124))] {
             let err = ws.close(code, reason).await.unwrap_err();

@@ -7,7 +7,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 
 use common::{
-    TEST_TIMEOUT, big_config, binary_payload, echo, listener, serve_one, text_payload, url, within,
+    TEST_TIMEOUT, big_config, binary_payload, client_and_server, echo, text_payload, within,
 };
 use futures_core::Stream;
 use futures_sink::Sink;
@@ -76,12 +76,7 @@ where
 #[tokio::test]
 async fn client_drives_server_echoes_every_size() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = serve_one(listener, big_config(32 << 20), echo);
-
-        let mut ws = ws_tokio::connect(&url(addr, "/echo"), big_config(32 << 20))
-            .await
-            .expect("connect");
+        let (mut ws, server) = client_and_server(big_config(32 << 20), echo).await;
         drive(&mut ws).await;
         close_and_drain(&mut ws).await;
 
@@ -93,15 +88,11 @@ async fn client_drives_server_echoes_every_size() {
 #[tokio::test]
 async fn server_drives_client_echoes_every_size() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = serve_one(listener, big_config(32 << 20), |mut ws| async move {
+        let (ws, server) = client_and_server(big_config(32 << 20), |mut ws| async move {
             drive(&mut ws).await;
             close_and_drain(&mut ws).await;
-        });
-
-        let ws = ws_tokio::connect(&url(addr, "/"), big_config(32 << 20))
-            .await
-            .expect("connect");
+        })
+        .await;
         assert_eq!(echo(ws).await, 2 * SIZES.len());
         server.await.unwrap();
     })
@@ -118,12 +109,7 @@ async fn fragmented_messages_are_reassembled() {
             .max_frame_size(1000)
             .max_message_size(2 << 20)
             .build();
-        let (listener, addr) = listener().await;
-        let server = serve_one(listener, config.clone(), echo);
-
-        let mut ws = ws_tokio::connect(&url(addr, "/"), config)
-            .await
-            .expect("connect");
+        let (mut ws, server) = client_and_server(config, echo).await;
         for (i, size) in [999, 1000, 1001, 4321, 1 << 20].into_iter().enumerate() {
             let text = text_payload(size, 7 + i as u64);
             ws.send_text(text.clone()).await.unwrap();
@@ -146,11 +132,7 @@ async fn fragmented_messages_are_reassembled() {
 #[tokio::test]
 async fn sink_and_stream_impls_cork_and_deliver_in_order() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = serve_one(listener, Config::default(), echo);
-        let mut ws = ws_tokio::connect(&url(addr, "/"), Config::default())
-            .await
-            .expect("connect");
+        let (mut ws, server) = client_and_server(Config::default(), echo).await;
 
         const N: usize = 1000;
         for i in 0..N {
@@ -203,11 +185,7 @@ async fn sink_and_stream_impls_cork_and_deliver_in_order() {
 #[tokio::test]
 async fn send_after_close_fails_with_connection_closed() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = serve_one(listener, Config::default(), echo);
-        let mut ws = ws_tokio::connect(&url(addr, "/"), Config::default())
-            .await
-            .expect("connect");
+        let (mut ws, server) = client_and_server(Config::default(), echo).await;
         close_and_drain(&mut ws).await;
         let err = ws.send_text("too late").await.unwrap_err();
         assert!(matches!(err, ws_tokio::Error::ConnectionClosed), "{err:?}");

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use common::{TEST_TIMEOUT, within};
+use common::{TEST_TIMEOUT, duplex_pair, within};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
@@ -87,10 +87,8 @@ impl AsyncWrite for Tunnel {
 #[tokio::test(flavor = "current_thread")]
 async fn a_stream_nested_in_a_stream_on_one_thread_does_not_panic() {
     within(TEST_TIMEOUT, async {
-        let (a, b) = tokio::io::duplex(64 << 10);
         let config = Config::default();
-        let inner_client = WebSocketStream::client(a, config.clone());
-        let inner_server = WebSocketStream::server(b, config.clone());
+        let (inner_client, inner_server) = duplex_pair(config.clone(), 64 << 10);
         let mut outer_client = WebSocketStream::client(Tunnel::new(inner_client), config.clone());
         let mut outer_server = WebSocketStream::server(Tunnel::new(inner_server), config);
 

@@ -4,9 +4,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{
     OP_CLOSE, OP_PONG, OP_TEXT, RawPeer, TEST_TIMEOUT, binary_payload, client_frame, close_payload,
-    find, listener, server_frame, switching_protocols, upgrade_request, url, within,
+    find, listener, serve_one, server_frame, switching_protocols, upgrade_request, url, within,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -16,9 +18,12 @@ use ws_tokio::{Config, Message};
 async fn server_delivers_frames_sent_with_the_request() {
     within(TEST_TIMEOUT, async {
         let (listener, addr) = listener().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let mut ws = ws_tokio::accept(tcp, Config::default()).await.unwrap();
+        // The peer holds TCP open after the close handshake: the server's stream ends
+        // `close_timeout` after its FIN (the default, 5 s, would only make this test slow).
+        let config = Config::builder()
+            .close_timeout(Duration::from_millis(200))
+            .build();
+        let server = serve_one(listener, config, |mut ws| async move {
             let mut items = Vec::new();
             while let Some(item) = ws.recv().await {
                 items.push(item.unwrap());
@@ -64,10 +69,8 @@ async fn server_delivers_frames_sent_with_the_request() {
 async fn large_frame_behind_the_request_is_not_counted_as_header() {
     within(TEST_TIMEOUT, async {
         let (listener, addr) = listener().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let config = Config::builder().max_handshake_header_bytes(1024).build();
-            let mut ws = ws_tokio::accept(tcp, config).await.expect("handshake");
+        let config = Config::builder().max_handshake_header_bytes(1024).build();
+        let server = serve_one(listener, config, |mut ws| async move {
             ws.recv().await.unwrap().unwrap()
         });
 

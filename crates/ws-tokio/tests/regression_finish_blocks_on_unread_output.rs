@@ -3,38 +3,35 @@
 //! everything still queued, with no deadline: against a peer that never reads (exactly the peer
 //! that causes these failures) `recv()` stayed pending forever and the connection leaked.
 //! Writing out what is queued is now bounded by `close_timeout`, like the rest of the close.
+//!
+//! The backpressure case floods pings over TCP with shrunken socket buffers, in real time. The
+//! timeout cases run over an in-memory pipe of 4 KiB each way that the peer never reads, in
+//! virtual time (tokio's paused clock), so "within `close_timeout`" is checked exactly.
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{
-    RawPeer, TEST_TIMEOUT, flood_pings, small_buffer_connect, small_buffer_listener, within,
-};
-use tokio::net::TcpStream;
+use common::{TEST_TIMEOUT, duplex_server_and_raw_client, flood_pings, pair, within};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
 use ws_proto::TimeoutKind;
 use ws_tokio::{Config, Error, Message, WebSocketStream};
 
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(300);
-/// Scheduling slack on a loaded machine.
+/// Scheduling slack on a loaded machine, in real time.
 const SLACK: Duration = Duration::from_secs(3);
-
-async fn pair(config: Config) -> (WebSocketStream<TcpStream>, RawPeer) {
-    let (listener, addr) = small_buffer_listener(4096);
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        ws_tokio::accept(tcp, config)
-            .await
-            .expect("server handshake")
-    });
-    let tcp = small_buffer_connect(addr, 4096).await;
-    let (peer, _) = RawPeer::handshake_client(tcp, addr, "/", "").await;
-    (server.await.unwrap(), peer)
-}
+/// The bound in virtual time: 5/4 of the close timeout.
+const VIRTUAL_LIMIT: Duration = Duration::from_millis(375);
+/// Bytes the pipe holds each way in the cases in virtual time: like the 4 KiB socket buffers.
+const PIPE: usize = 4096;
 
 /// Fills the socket buffers and the output queue: feeds until a feed waits. The timers run
 /// while a feed waits, so a deadline may fire there: that error is returned.
-async fn fill_output(ws: &mut WebSocketStream<TcpStream>) -> Option<Error> {
+async fn fill_output<S>(ws: &mut WebSocketStream<S>) -> Option<Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     for _ in 0..10_000 {
         let feed = ws.feed(Message::binary(vec![7u8; 4096]));
         match tokio::time::timeout(Duration::from_millis(100), feed).await {
@@ -51,7 +48,10 @@ async fn fill_output(ws: &mut WebSocketStream<TcpStream>) -> Option<Error> {
 
 /// The failure, whether a waiting feed saw it first or `recv` does: `recv` reports it either
 /// way (once), so that a reading task learns why the connection ended.
-async fn failure(ws: &mut WebSocketStream<TcpStream>, seen_by_feed: Option<Error>) -> Error {
+async fn failure<S>(ws: &mut WebSocketStream<S>, seen_by_feed: Option<Error>) -> Error
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let err = ws.recv().await.expect("an error").unwrap_err();
     if let Some(fed) = seen_by_feed {
         assert_eq!(fed.to_string(), err.to_string());
@@ -59,11 +59,14 @@ async fn failure(ws: &mut WebSocketStream<TcpStream>, seen_by_feed: Option<Error
     err
 }
 
-/// After the error, the stream must end within the close timeout although the peer reads
-/// nothing and the output cannot be written.
-async fn assert_ends_in_time(ws: &mut WebSocketStream<TcpStream>) {
+/// After the error, the stream must end within the close timeout (`limit`: plus the slack the
+/// clock needs) although the peer reads nothing and the output cannot be written.
+async fn assert_ends_in_time<S>(ws: &mut WebSocketStream<S>, limit: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let start = Instant::now();
-    let end = tokio::time::timeout(CLOSE_TIMEOUT + SLACK, ws.recv()).await;
+    let end = tokio::time::timeout(limit, ws.recv()).await;
     assert!(
         matches!(end, Ok(None)),
         "the stream did not end within close_timeout after the failure: {end:?} after {:?}",
@@ -82,7 +85,7 @@ async fn backpressure_failure_ends_although_the_peer_never_reads() {
             .idle_timeout(Duration::ZERO)
             .close_timeout(CLOSE_TIMEOUT)
             .build();
-        let (mut ws, peer) = pair(config).await;
+        let (mut ws, peer) = pair(config, Some(4096)).await;
         let (_rd, wr) = peer.tcp.into_split();
         let flood = tokio::spawn(flood_pings(wr));
 
@@ -94,13 +97,13 @@ async fn backpressure_failure_ends_although_the_peer_never_reads() {
             }
         };
         assert!(matches!(err, Error::Backpressure { .. }), "{err:?}");
-        assert_ends_in_time(&mut ws).await;
+        assert_ends_in_time(&mut ws, CLOSE_TIMEOUT + SLACK).await;
         flood.abort();
     })
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn idle_timeout_ends_although_the_peer_never_reads() {
     within(TEST_TIMEOUT, async {
         let config = Config::builder()
@@ -109,17 +112,17 @@ async fn idle_timeout_ends_although_the_peer_never_reads() {
             .idle_timeout(Duration::from_millis(200))
             .close_timeout(CLOSE_TIMEOUT)
             .build();
-        let (mut ws, _peer) = pair(config).await;
+        let (mut ws, _peer) = duplex_server_and_raw_client(config, PIPE);
         let fed = fill_output(&mut ws).await;
 
         let err = failure(&mut ws, fed).await;
         assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
-        assert_ends_in_time(&mut ws).await;
+        assert_ends_in_time(&mut ws, VIRTUAL_LIMIT).await;
     })
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn pong_timeout_ends_although_the_peer_never_reads() {
     within(TEST_TIMEOUT, async {
         let config = Config::builder()
@@ -130,18 +133,18 @@ async fn pong_timeout_ends_although_the_peer_never_reads() {
             .idle_timeout(Duration::ZERO)
             .close_timeout(CLOSE_TIMEOUT)
             .build();
-        let (mut ws, _peer) = pair(config).await;
+        let (mut ws, _peer) = duplex_server_and_raw_client(config, PIPE);
         let fed = fill_output(&mut ws).await;
 
         let err = failure(&mut ws, fed).await;
         assert!(matches!(err, Error::Timeout(TimeoutKind::Pong)), "{err:?}");
-        assert_ends_in_time(&mut ws).await;
+        assert_ends_in_time(&mut ws, VIRTUAL_LIMIT).await;
     })
     .await;
 }
 
 /// The same through a split reader, whose writes park on the shared waker.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn split_reader_ends_although_the_peer_never_reads() {
     within(TEST_TIMEOUT, async {
         let config = Config::builder()
@@ -150,7 +153,7 @@ async fn split_reader_ends_although_the_peer_never_reads() {
             .idle_timeout(Duration::from_millis(200))
             .close_timeout(CLOSE_TIMEOUT)
             .build();
-        let (mut ws, _peer) = pair(config).await;
+        let (mut ws, _peer) = duplex_server_and_raw_client(config, PIPE);
         let fed = fill_output(&mut ws).await;
         let (mut reader, _writer) = ws.split();
 
@@ -159,7 +162,7 @@ async fn split_reader_ends_although_the_peer_never_reads() {
             assert_eq!(fed.to_string(), err.to_string());
         }
         assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
-        let end = tokio::time::timeout(CLOSE_TIMEOUT + SLACK, reader.recv()).await;
+        let end = tokio::time::timeout(VIRTUAL_LIMIT, reader.recv()).await;
         assert!(matches!(end, Ok(None)), "split reader did not end: {end:?}");
     })
     .await;

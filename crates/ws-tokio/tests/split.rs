@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TEST_TIMEOUT, binary_payload, echo, listener, serve_one, url, within};
+use common::{
+    TEST_TIMEOUT, binary_payload, client_and_server, echo, listener, serve_one, url, within,
+};
 use tokio::sync::mpsc;
 use ws_tokio::{Config, Message};
 
@@ -206,11 +208,7 @@ async fn reader_answers_pings_while_the_writer_is_busy() {
 #[tokio::test]
 async fn reunite_gives_back_a_working_stream() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = serve_one(listener, Config::default(), echo);
-        let ws = ws_tokio::connect(&url(addr, "/"), Config::default())
-            .await
-            .unwrap();
+        let (ws, server) = client_and_server(Config::default(), echo).await;
 
         let (mut reader, mut writer) = ws.split();
         writer.send_text("before").await.unwrap();
@@ -244,11 +242,7 @@ async fn reunite_gives_back_a_working_stream() {
 #[tokio::test]
 async fn split_writer_feeds_and_pings() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = serve_one(listener, Config::default(), echo);
-        let ws = ws_tokio::connect(&url(addr, "/"), Config::default())
-            .await
-            .unwrap();
+        let (ws, server) = client_and_server(Config::default(), echo).await;
         let (mut reader, mut writer) = ws.split();
         for i in 0..3 {
             writer.feed(format!("corked {i}")).await.unwrap();
@@ -319,14 +313,11 @@ async fn reuniting_halves_of_different_streams_fails() {
 #[tokio::test]
 async fn writer_fails_fast_after_the_connection_closed() {
     within(TEST_TIMEOUT, async {
-        let (listener, addr) = listener().await;
-        let server = serve_one(listener, Config::default(), |mut ws| async move {
+        let (ws, server) = client_and_server(Config::default(), |mut ws| async move {
             ws.close(1000u16, "server done").await.unwrap();
             while ws.recv().await.is_some() {}
-        });
-        let ws = ws_tokio::connect(&url(addr, "/"), Config::default())
-            .await
-            .unwrap();
+        })
+        .await;
         let (mut reader, mut writer) = ws.split();
         assert!(matches!(reader.recv().await, Some(Ok(Message::Close(_)))));
         assert!(reader.recv().await.is_none());

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 use ws_tokio::{Config, WebSocketStream};
@@ -62,6 +62,14 @@ pub async fn small_buffer_connect(addr: SocketAddr, size: u32) -> TcpStream {
     socket.connect(addr).await.expect("connect")
 }
 
+/// Accepts one connection on `listener` and completes a server handshake with `config`.
+pub async fn accept_one(listener: TcpListener, config: Config) -> WebSocketStream<TcpStream> {
+    let (tcp, _) = listener.accept().await.expect("accept");
+    ws_tokio::accept(tcp, config)
+        .await
+        .expect("server handshake")
+}
+
 /// Accepts one connection on `listener` with [`ws_tokio::accept`] and runs `handler` on it in
 /// a task.
 pub fn serve_one<F, Fut, T>(listener: TcpListener, config: Config, handler: F) -> JoinHandle<T>
@@ -70,13 +78,48 @@ where
     Fut: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.expect("accept");
-        let ws = ws_tokio::accept(tcp, config)
-            .await
-            .expect("server handshake");
-        handler(ws).await
-    })
+    tokio::spawn(async move { handler(accept_one(listener, config).await).await })
+}
+
+/// A client stream with `config`, connected over loopback TCP to a one-connection server
+/// with `config` that runs `handler` on its stream (see [`serve_one`]). Returns the client
+/// and the server's task.
+pub async fn client_and_server<F, Fut, T>(
+    config: Config,
+    handler: F,
+) -> (WebSocketStream<TcpStream>, JoinHandle<T>)
+where
+    F: FnOnce(WebSocketStream<TcpStream>) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (listener, addr) = listener().await;
+    let server = serve_one(listener, config.clone(), handler);
+    let client = ws_tokio::connect(&url(addr, "/"), config)
+        .await
+        .expect("connect");
+    (client, server)
+}
+
+/// A server stream with `config` and a raw client connected to it over loopback TCP (handshake
+/// for `/` done). With `socket_buffer`, both ends have shrunken socket buffers (see
+/// [`small_buffer_listener`]), so that the kernel holds little and the library's own limits
+/// decide.
+pub async fn pair(
+    config: Config,
+    socket_buffer: Option<u32>,
+) -> (WebSocketStream<TcpStream>, RawPeer) {
+    let (listener, addr) = match socket_buffer {
+        Some(size) => small_buffer_listener(size),
+        None => listener().await,
+    };
+    let server = tokio::spawn(accept_one(listener, config));
+    let tcp = match socket_buffer {
+        Some(size) => small_buffer_connect(addr, size).await,
+        None => TcpStream::connect(addr).await.expect("connect"),
+    };
+    let (peer, _) = RawPeer::handshake_client(tcp, addr, "/", "").await;
+    (server.await.expect("server task"), peer)
 }
 
 /// Echoes every text and binary message back until the stream ends; returns how many it
@@ -94,6 +137,61 @@ where
         }
     }
     count
+}
+
+// ---------------------------------------------------------------------------------------------
+// In memory, for tests in virtual time
+// ---------------------------------------------------------------------------------------------
+
+/// A roomy capacity for each direction of an in-memory pipe: more than the tests write before
+/// the other side reads, so a write waits only where a test makes a side stop reading. (A small
+/// capacity models a peer that stops reading, as shrunken socket buffers do over TCP.)
+pub const DUPLEX_CAPACITY: usize = 1 << 20;
+
+/// A server stream and a raw client over an in-memory pipe holding `capacity` bytes each way,
+/// both already open (no handshake:
+/// the handshake is tested over TCP). Nothing here waits on the OS, so tokio's paused clock
+/// (`#[tokio::test(start_paused = true)]`) drives the library's timers exactly: time only
+/// advances when every task waits, straight to the next deadline.
+pub fn duplex_server_and_raw_client(
+    config: Config,
+    capacity: usize,
+) -> (WebSocketStream<DuplexStream>, RawPeer<DuplexStream>) {
+    let (ours, theirs) = tokio::io::duplex(capacity);
+    let peer = RawPeer {
+        tcp: theirs,
+        buf: Vec::new(),
+        is_client: true,
+    };
+    (WebSocketStream::server(ours, config), peer)
+}
+
+/// A client stream and a raw server over an in-memory pipe; see
+/// [`duplex_server_and_raw_client`].
+pub fn duplex_client_and_raw_server(
+    config: Config,
+    capacity: usize,
+) -> (WebSocketStream<DuplexStream>, RawPeer<DuplexStream>) {
+    let (ours, theirs) = tokio::io::duplex(capacity);
+    let peer = RawPeer {
+        tcp: theirs,
+        buf: Vec::new(),
+        is_client: false,
+    };
+    (WebSocketStream::client(ours, config), peer)
+}
+
+/// A client stream and a server stream, both with `config`, over an in-memory pipe holding
+/// `capacity` bytes each way, already open; see [`duplex_server_and_raw_client`].
+pub fn duplex_pair(
+    config: Config,
+    capacity: usize,
+) -> (WebSocketStream<DuplexStream>, WebSocketStream<DuplexStream>) {
+    let (a, b) = tokio::io::duplex(capacity);
+    (
+        WebSocketStream::client(a, config.clone()),
+        WebSocketStream::server(b, config),
+    )
 }
 
 /// The URL of a local server.
@@ -294,17 +392,19 @@ pub fn parse_frame(buf: &[u8]) -> Option<(Frame, usize)> {
     ))
 }
 
-/// A WebSocket peer written by hand over TCP: it sends bytes exactly as told and decodes what
-/// it reads with [`parse_frame`].
-pub struct RawPeer {
-    pub tcp: TcpStream,
+/// A WebSocket peer written by hand over TCP (or, for tests in virtual time, over one end of a
+/// `tokio::io::duplex` pipe): it sends bytes exactly as told and decodes what it reads with
+/// [`parse_frame`].
+pub struct RawPeer<T = TcpStream> {
+    /// The transport: a `TcpStream` unless the peer was made by a `duplex_*` helper.
+    pub tcp: T,
     /// Bytes read but not yet parsed.
     pub buf: Vec<u8>,
     /// Mask outgoing frames (a client must).
     pub is_client: bool,
 }
 
-impl RawPeer {
+impl RawPeer<TcpStream> {
     /// Connects to `addr` and completes a client handshake for `path` with the RFC sample key;
     /// returns the peer and the response head. Any bytes after the head stay buffered.
     pub async fn connect(addr: SocketAddr, path: &str) -> (RawPeer, String) {
@@ -360,7 +460,9 @@ impl RawPeer {
             is_client: false,
         }
     }
+}
 
+impl<T: AsyncRead + AsyncWrite + Unpin> RawPeer<T> {
     /// Reads up to and including the empty line ending an HTTP head; returns the head.
     pub async fn read_head(&mut self) -> String {
         loop {
