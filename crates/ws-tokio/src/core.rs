@@ -140,12 +140,6 @@ where
         if self.finished {
             return Poll::Ready(None);
         }
-        if let Some(kind) = self.failure {
-            // Torn down on the send path (by the other half, or an earlier call): report it
-            // once, then end.
-            self.finished = true;
-            return Poll::Ready(Some(Err(Error::Timeout(kind))));
-        }
         // The timer wakes both halves of a split stream (the fan-out waker), else this task.
         let timer_waker = write_waker.unwrap_or(cx.waker());
         // Bounded: every pass either returns or makes progress (a read, a timer, a write).
@@ -168,6 +162,12 @@ where
             }
 
             if self.conn.is_closed() {
+                if let Some(kind) = self.failure {
+                    // Torn down on the send path (by the other half, or an earlier call; a
+                    // teardown always leaves the connection closed): report it once, then end.
+                    self.finished = true;
+                    return Poll::Ready(Some(Err(Error::Timeout(kind))));
+                }
                 return self.poll_finish(cx, write_waker, timer_waker);
             }
 
@@ -384,12 +384,12 @@ where
 
     /// Room for another message: waits while `write_buffer_size` bytes or more are queued,
     /// until they are written out (or a deadline fails the connection).
+    ///
+    /// A teardown (`failure`) always leaves the connection closed, so it is looked for only on
+    /// the paths a closed connection takes: nothing is added to the echo path.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if let Some(kind) = self.failure {
-            return Poll::Ready(Err(Error::Timeout(kind)));
-        }
         if self.conn.state() != ws_proto::State::Open {
-            return Poll::Ready(Err(Error::ConnectionClosed));
+            return Poll::Ready(Err(self.closed_error()));
         }
         if self.conn.buffered_output() >= self.conn.config().write_buffer_size {
             ready!(self.poll_write_timed(cx))?;
@@ -398,9 +398,6 @@ where
     }
 
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
-        if let Some(kind) = self.failure {
-            return Err(Error::Timeout(kind));
-        }
         match message {
             // A close starts a deadline: it reads the clock.
             Message::Close(reason) if self.conn.state() == ws_proto::State::Open => {
@@ -416,8 +413,20 @@ where
                     // Never taken on the echo path (nothing queued when it sends).
                     self.refresh_now();
                 }
-                self.conn.send(message, self.now)
+                self.conn.send(message, self.now).map_err(|e| match e {
+                    Error::ConnectionClosed => self.closed_error(),
+                    e => e,
+                })
             }
+        }
+    }
+
+    /// Why nothing more can be sent: the teardown's timeout, or the connection is closed.
+    #[cold]
+    fn closed_error(&self) -> Error {
+        match self.failure {
+            Some(kind) => Error::Timeout(kind),
+            None => Error::ConnectionClosed,
         }
     }
 
@@ -438,10 +447,11 @@ where
     }
 
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if let Some(kind) = self.failure {
-            return Poll::Ready(Err(Error::Timeout(kind)));
-        }
         if self.io_done {
+            // A teardown also ends the transport.
+            if let Some(kind) = self.failure {
+                return Poll::Ready(Err(Error::Timeout(kind)));
+            }
             return if self.conn.wants_write() {
                 Poll::Ready(Err(Error::ConnectionClosed))
             } else {
@@ -454,16 +464,24 @@ where
     /// Write out everything queued, running the timers while the transport does not take it:
     /// a deadline that passes meanwhile (the send timeout, or the close timeout once a close
     /// frame is queued) tears the connection down and is returned.
+    #[inline]
     fn poll_write_timed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        match self.poll_write_out(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.io_error(e))),
+            Poll::Pending => self.poll_write_stalled(cx),
+        }
+    }
+
+    /// [`Core::poll_write_timed`] once the transport stopped taking bytes: off the echo path.
+    #[cold]
+    #[inline(never)]
+    fn poll_write_stalled(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         // Bounded: every ready pass of the timers handles a deadline or fails.
         loop {
-            match self.poll_write_out(cx) {
-                Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.io_error(e))),
-                Poll::Pending => {}
-            }
             match self.poll_timers(cx.waker()) {
-                Poll::Ready(Ok(())) => continue,
+                // A deadline was handled (it may have queued a frame): write again.
+                Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(Error::Timeout(kind))) => {
                     return Poll::Ready(Err(self.tear_down(kind, cx.waker())));
                 }
@@ -473,6 +491,11 @@ where
                     return Poll::Ready(Err(e));
                 }
                 Poll::Pending => return Poll::Pending,
+            }
+            match self.poll_write_out(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.io_error(e))),
+                Poll::Pending => {}
             }
         }
     }
