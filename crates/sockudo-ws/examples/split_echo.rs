@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use sockudo_ws::{Config, Error, Message, SplitReader, SplitWriter, accept, reunite};
+use sockudo_ws::{
+    Config, ConnectionError, Error, Message, SplitReader, SplitWriter, accept, reunite,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -97,7 +99,7 @@ where
             Ok(()) => {}
             // The peer's close frame arrived (the reader answered it) while echoes were
             // still queued: nothing more may be sent, and that is a normal end.
-            Err(Error::ConnectionClosed) => break,
+            Err(Error::Connection(ConnectionError::ConnectionClosed)) => break,
             Err(e) => return (writer, Err(e)),
         }
     }

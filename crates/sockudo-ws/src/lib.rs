@@ -7,9 +7,42 @@
 
 pub use ws_proto::{
     Bytes, BytesMut, CloseCode, CloseReason, Compression, Config, ConfigBuilder, ConfigError,
-    Connection, DeflateSettings, Error, Fault, MaskKeySource, Message, ProtocolError, RandomError,
-    Role, State, SystemMaskKeys, TimeoutKind, TransportAction, Utf8Bytes, Utf8Error, http,
+    Connection, DeflateSettings, Fault, MaskKeySource, Message, ProtocolError, RandomError, Role,
+    State, SystemMaskKeys, TimeoutKind, TransportAction, Utf8Bytes, Utf8Error, http,
 };
+
+/// How a WebSocket connection fails: what the sans-IO protocol core reports (protocol
+/// violations, limits, timers, a closed connection, local misuse, an invalid [`Config`]).
+/// It is `ws_proto::Error`, always available here under this name; a transport's error (with
+/// `tokio-runtime`, `sockudo_ws::Error`) carries it as its `Connection` variant.
+///
+/// ```
+/// use sockudo_ws::{CloseCode, ConnectionError, Fault};
+///
+/// let e = ConnectionError::InvalidUtf8;
+/// assert_eq!(e.fault(), Fault::Peer);
+/// assert_eq!(e.close_code(), Some(CloseCode::INVALID_PAYLOAD));
+/// ```
+pub use ws_proto::Error as ConnectionError;
+
+/// How a tokio WebSocket fails (feature `tokio-runtime`): a [`ConnectionError`] (in
+/// `Error::Connection`), or what only the transport meets: I/O, an invalid or refused opening
+/// handshake, its timeout. Every function and method of [`WebSocketStream`], its split halves,
+/// [`accept`], [`connect`] and the axum extractor's stream returns it.
+///
+/// ```
+/// use sockudo_ws::{ConnectionError, Error, Fault, TimeoutKind};
+///
+/// fn is_idle_timeout(e: &Error) -> bool {
+///     e.timeout_kind() == Some(TimeoutKind::Idle)
+/// }
+/// let e = Error::from(ConnectionError::Timeout(TimeoutKind::Idle));
+/// assert!(is_idle_timeout(&e));
+/// assert_eq!(e.fault(), Fault::Peer);
+/// assert!(matches!(e, Error::Connection(ConnectionError::Timeout(_))));
+/// ```
+#[cfg(feature = "tokio-runtime")]
+pub use ws_tokio::Error;
 
 /// The opening handshake (sans-IO): the HTTP/1.1 upgrade and the extended CONNECT of HTTP/2
 /// and HTTP/3, one negotiation over its `HandshakeRequest`.

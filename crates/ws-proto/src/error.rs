@@ -1,7 +1,6 @@
 //! Errors, close codes and who was at fault.
 
 use crate::extension::ExtensionError;
-use crate::handshake::HandshakeError;
 use crate::mask_key::RandomError;
 use std::fmt;
 
@@ -141,13 +140,15 @@ pub enum TimeoutKind {
     Pong,
     /// The peer did not answer our close frame within `close_timeout`.
     Close,
-    /// The opening handshake did not complete within `handshake_timeout`.
-    Handshake,
     /// Queued output made no progress for `send_timeout`: the peer stopped reading.
     Send,
 }
 
-/// Every way a WebSocket connection can fail.
+/// Every way a WebSocket connection can fail: what the sans-IO core itself reports.
+///
+/// Transports add their own failures (I/O, the opening handshake) in their own error type,
+/// e.g. `ws_tokio::Error`, which carries this one. The handshake functions of
+/// [`handshake`](crate::handshake) return [`HandshakeError`](crate::handshake::HandshakeError).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -171,8 +172,6 @@ pub enum Error {
     },
     /// An extension rejected the data or failed.
     Extension(ExtensionError),
-    /// The opening handshake failed.
-    Handshake(HandshakeError),
     /// A deadline passed.
     Timeout(TimeoutKind),
     /// The peer stopped reading: our unsent output reached `max_backpressure`.
@@ -188,10 +187,6 @@ pub enum Error {
     InvalidInput(&'static str),
     /// The peer closed the transport without completing the close handshake.
     ConnectionReset,
-    /// The application refused the opening handshake with this HTTP status.
-    Refused(u16),
-    /// The transport failed.
-    Io(std::io::Error),
     /// The [`Config`](crate::Config) cannot work; the transports check it before they start.
     InvalidConfig(crate::ConfigError),
     /// The random source gave no masking key (a client cannot send a frame without one). The
@@ -210,23 +205,14 @@ impl Error {
             | Error::Timeout(_)
             | Error::Backpressure { .. }
             | Error::ConnectionReset => Fault::Peer,
-            Error::Handshake(e) => {
-                if e.is_peer_fault() {
-                    Fault::Peer
-                } else {
-                    Fault::Local
-                }
-            }
             Error::Extension(e) => match e {
                 ExtensionError::Internal(_) => Fault::Local,
                 _ => Fault::Peer,
             },
             Error::ConnectionClosed
             | Error::InvalidInput(_)
-            | Error::Refused(_)
             | Error::InvalidConfig(_)
             | Error::Random(_) => Fault::Local,
-            Error::Io(_) => Fault::Io,
         }
     }
 
@@ -267,12 +253,10 @@ impl fmt::Display for Error {
                 )
             }
             Error::Extension(e) => e.fmt(f),
-            Error::Handshake(e) => write!(f, "handshake failed: {e}"),
             Error::Timeout(kind) => match kind {
                 TimeoutKind::Idle => f.write_str("idle timeout: nothing received"),
                 TimeoutKind::Pong => f.write_str("no pong came back for the automatic ping"),
                 TimeoutKind::Close => f.write_str("the peer did not answer our close frame"),
-                TimeoutKind::Handshake => f.write_str("the opening handshake timed out"),
                 TimeoutKind::Send => {
                     f.write_str("send timeout: the peer stopped reading our output")
                 }
@@ -286,8 +270,6 @@ impl fmt::Display for Error {
             Error::ConnectionReset => {
                 f.write_str("the peer dropped the connection without a close handshake")
             }
-            Error::Refused(status) => write!(f, "handshake refused with HTTP status {status}"),
-            Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::InvalidConfig(e) => e.fmt(f),
             Error::Random(e) => e.fmt(f),
         }
@@ -298,8 +280,6 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Extension(e) => Some(e),
-            Error::Handshake(e) => Some(e),
-            Error::Io(e) => Some(e),
             Error::InvalidConfig(e) => Some(e),
             Error::Random(e) => Some(e),
             _ => None,
@@ -319,12 +299,6 @@ impl From<ProtocolError> for Error {
     }
 }
 
-impl From<HandshakeError> for Error {
-    fn from(e: HandshakeError) -> Self {
-        Error::Handshake(e)
-    }
-}
-
 impl From<ExtensionError> for Error {
     fn from(e: ExtensionError) -> Self {
         Error::Extension(e)
@@ -334,11 +308,5 @@ impl From<ExtensionError> for Error {
 impl From<RandomError> for Error {
     fn from(e: RandomError) -> Self {
         Error::Random(e)
-    }
-}
-
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Self {
-        Error::Io(e)
     }
 }

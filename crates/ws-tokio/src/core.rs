@@ -18,10 +18,11 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Instant;
 
+use crate::Error;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Sleep;
-use ws_proto::{Connection, Error, Message, TimeoutKind, TransportAction};
+use ws_proto::{Connection, Error as ProtoError, Message, TimeoutKind, TransportAction};
 
 /// How many output chunks one vectored write takes.
 const MAX_IOVECS: usize = 16;
@@ -157,7 +158,7 @@ where
                     // The close frame for this error is queued; try to get it out now. The
                     // next poll finishes the shutdown.
                     let _ = self.write_opportunistically(cx, write_waker);
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(Err(e.into())));
                 }
             }
 
@@ -166,7 +167,7 @@ where
                     // Torn down on the send path (by the other half, or an earlier call; a
                     // teardown always leaves the connection closed): report it once, then end.
                     self.finished = true;
-                    return Poll::Ready(Some(Err(Error::Timeout(kind))));
+                    return Poll::Ready(Some(Err(ProtoError::Timeout(kind).into())));
                 }
                 return self.poll_finish(cx, write_waker, timer_waker);
             }
@@ -191,7 +192,7 @@ where
             // makes a read pending after a while.)
             match self.poll_timers(timer_waker) {
                 Poll::Ready(Ok(())) => continue,
-                Poll::Ready(Err(Error::Timeout(TimeoutKind::Send))) => {
+                Poll::Ready(Err(ProtoError::Timeout(TimeoutKind::Send))) => {
                     // Our output is stuck: nothing more can be written, so no close handshake.
                     self.finished = true;
                     let e = self.tear_down(TimeoutKind::Send, timer_waker);
@@ -199,7 +200,7 @@ where
                 }
                 Poll::Ready(Err(e)) => {
                     let _ = self.write_opportunistically(cx, write_waker);
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(Err(e.into())));
                 }
                 Poll::Pending => return Poll::Pending,
             }
@@ -260,7 +261,7 @@ where
     ///
     /// The clock is read only when the timer fires: a deadline in the past makes the timer fire
     /// at once.
-    fn poll_timers(&mut self, waker: &Waker) -> Poll<Result<(), Error>> {
+    fn poll_timers(&mut self, waker: &Waker) -> Poll<Result<(), ProtoError>> {
         let Some(deadline) = self.conn.poll_timeout() else {
             return Poll::Pending;
         };
@@ -414,8 +415,8 @@ where
                     self.refresh_now();
                 }
                 self.conn.send(message, self.now).map_err(|e| match e {
-                    Error::ConnectionClosed => self.closed_error(),
-                    e => e,
+                    ProtoError::ConnectionClosed => self.closed_error(),
+                    e => e.into(),
                 })
             }
         }
@@ -425,8 +426,8 @@ where
     #[cold]
     fn closed_error(&self) -> Error {
         match self.failure {
-            Some(kind) => Error::Timeout(kind),
-            None => Error::ConnectionClosed,
+            Some(kind) => ProtoError::Timeout(kind).into(),
+            None => ProtoError::ConnectionClosed.into(),
         }
     }
 
@@ -440,20 +441,20 @@ where
     /// connection, unlike per message).
     pub(crate) fn close(&mut self, reason: Option<ws_proto::CloseReason>) -> Result<(), Error> {
         if let Some(kind) = self.failure {
-            return Err(Error::Timeout(kind));
+            return Err(ProtoError::Timeout(kind).into());
         }
         self.refresh_now();
-        self.conn.close(reason, self.now)
+        Ok(self.conn.close(reason, self.now)?)
     }
 
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.io_done {
             // A teardown also ends the transport.
             if let Some(kind) = self.failure {
-                return Poll::Ready(Err(Error::Timeout(kind)));
+                return Poll::Ready(Err(ProtoError::Timeout(kind).into()));
             }
             return if self.conn.wants_write() {
-                Poll::Ready(Err(Error::ConnectionClosed))
+                Poll::Ready(Err(ProtoError::ConnectionClosed.into()))
             } else {
                 Poll::Ready(Ok(()))
             };
@@ -482,13 +483,13 @@ where
             match self.poll_timers(cx.waker()) {
                 // A deadline was handled (it may have queued a frame): write again.
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(Error::Timeout(kind))) => {
+                Poll::Ready(Err(ProtoError::Timeout(kind))) => {
                     return Poll::Ready(Err(self.tear_down(kind, cx.waker())));
                 }
                 // Another failure queued its close frame: try to write it, then report.
                 Poll::Ready(Err(e)) => {
                     let _ = self.poll_write_out(cx);
-                    return Poll::Ready(Err(e));
+                    return Poll::Ready(Err(e.into()));
                 }
                 Poll::Pending => return Poll::Pending,
             }
@@ -512,13 +513,13 @@ where
         }
         self.io_done = true;
         waker.wake_by_ref();
-        Error::Timeout(kind)
+        ProtoError::Timeout(kind).into()
     }
 
     /// Send a close frame (1000) if none went out yet, and write everything out.
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if let Some(kind) = self.failure {
-            return Poll::Ready(Err(Error::Timeout(kind)));
+            return Poll::Ready(Err(ProtoError::Timeout(kind).into()));
         }
         if self.conn.state() == ws_proto::State::Open {
             self.close(Some(ws_proto::CloseReason::new(

@@ -5,6 +5,7 @@
 //! Bytes the peer sent right behind its handshake stay in the stream's buffer: they are the
 //! first WebSocket frames and are never lost.
 
+use crate::Error;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,7 +14,7 @@ use ws_proto::handshake::{
     self, Accept, ClientOptions, HandshakeLimits, HandshakeRequest, Refusal, Reject, RequestParser,
     ResponseParser,
 };
-use ws_proto::{Config, Error, Role, TimeoutKind};
+use ws_proto::{Config, Role};
 
 use crate::WebSocketStream;
 
@@ -46,7 +47,7 @@ async fn with_timeout<T>(
     }
     match tokio::time::timeout(config.handshake_timeout, fut).await {
         Ok(result) => result,
-        Err(_) => Err(Error::Timeout(TimeoutKind::Handshake)),
+        Err(_) => Err(Error::HandshakeTimeout),
     }
 }
 
@@ -59,7 +60,7 @@ async fn with_timeout<T>(
 /// offer it gets an uncompressed connection.
 ///
 /// The whole handshake is bounded by `config.handshake_timeout` (a slow-loris peer gets
-/// [`TimeoutKind::Handshake`]) and the request head by `max_handshake_header_bytes` and
+/// [`Error::HandshakeTimeout`]) and the request head by `max_handshake_header_bytes` and
 /// `max_handshake_headers`.
 ///
 /// Cancel safety: not cancel safe; dropping the future mid-handshake leaves the stream in an
@@ -82,7 +83,7 @@ where
 ///
 /// ```no_run
 /// use ws_tokio::{Accept, Config, Reject, accept_with};
-/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_proto::Error> {
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_tokio::Error> {
 /// let ws = accept_with(tcp, Config::default(), |req| {
 ///     if req.path != "/chat" {
 ///         return Err(Reject::new(404, "no such endpoint"));
@@ -105,7 +106,7 @@ where
 ///
 /// ```no_run
 /// use ws_tokio::{Accept, Config, Reject, accept_with};
-/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_proto::Error> {
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_tokio::Error> {
 /// let ws = accept_with(tcp, Config::default(), |req| {
 ///     let mut origins = req.header_all("origin");
 ///     match (origins.next(), origins.next()) {
@@ -197,9 +198,10 @@ pub async fn connect(url: &str, config: Config) -> Result<WebSocketStream<TcpStr
     config.validate()?;
     let parsed = handshake::parse_ws_url(url)?;
     if parsed.tls {
-        return Err(Error::InvalidInput(
+        return Err(ws_proto::Error::InvalidInput(
             "wss:// needs a TLS stream: connect one yourself and call ws_tokio::client",
-        ));
+        )
+        .into());
     }
     let host = parsed.host.trim_start_matches('[').trim_end_matches(']');
     let tcp = with_timeout(&config, async {

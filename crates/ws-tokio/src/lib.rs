@@ -24,17 +24,21 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod core;
+mod error;
 mod handshake;
 mod split;
 mod stream;
 
+pub use error::Error;
 pub use handshake::{accept, accept_with, client, client_with, connect};
 pub use split::{ReuniteError, SplitReader, SplitWriter};
 pub use stream::{WebSocketStream, reunite};
+/// How the WebSocket connection itself fails (`ws_proto::Error`): carried in [`Error::Connection`].
+pub use ws_proto::Error as ConnectionError;
 pub use ws_proto::handshake::{
     Accept, ClientOptions, HandshakeError, HandshakeRequest, Refusal, Reject,
 };
 pub use ws_proto::{
-    CloseCode, CloseReason, Compression, Config, ConfigError, DeflateSettings, Error, Fault,
-    Message, ProtocolError, Role, State, TimeoutKind, Utf8Bytes, Utf8Error, http,
+    CloseCode, CloseReason, Compression, Config, ConfigError, DeflateSettings, Fault, Message,
+    ProtocolError, Role, State, TimeoutKind, Utf8Bytes, Utf8Error, http,
 };

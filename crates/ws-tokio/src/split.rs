@@ -12,11 +12,12 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
+use crate::Error;
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
-use ws_proto::{CloseCode, CloseReason, Error, Message, State, Utf8Bytes};
+use ws_proto::{CloseCode, CloseReason, Message, State, Utf8Bytes};
 
 use crate::core::Core;
 use crate::stream::WebSocketStream;

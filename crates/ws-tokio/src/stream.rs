@@ -10,10 +10,11 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
 use ws_proto::{
-    CloseCode, CloseReason, Config, Connection, Error, Extension, MaskKeySource, Message, Role,
-    State, Utf8Bytes,
+    CloseCode, CloseReason, Config, Connection, Extension, MaskKeySource, Message, Role, State,
+    Utf8Bytes,
 };
 
+use crate::Error;
 use crate::core::Core;
 use crate::split::{self, SplitReader, SplitWriter};
 
@@ -30,7 +31,7 @@ use crate::split::{self, SplitReader, SplitWriter};
 /// ```no_run
 /// use sockudo_ws_doc::*;
 /// # mod sockudo_ws_doc { pub use ws_tokio::*; pub use ws_proto::*; }
-/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_proto::Error> {
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), ws_tokio::Error> {
 /// let mut ws = WebSocketStream::server(tcp, Config::default());
 /// while let Some(message) = ws.recv().await {
 ///     let message = message?;
@@ -108,7 +109,7 @@ where
     ///
     /// Never waits forever: while it waits for the peer to take our output, the connection's
     /// timers run, and a peer that takes nothing for `send_timeout` fails the connection with
-    /// [`Error::Timeout`]`(`[`TimeoutKind::Send`](crate::TimeoutKind::Send)`)`: the transport is
+    /// a [`TimeoutKind::Send`](crate::TimeoutKind::Send) timeout ([`Error::timeout_kind`]): the transport is
     /// shut down and every later call returns that error at once.
     ///
     /// Cancel safety: the message is queued in the first poll that finds room for it; dropping
@@ -169,7 +170,7 @@ where
     /// reading to receive the peer's reply (the stream then ends).
     ///
     /// Against a peer that does not read, the close frame cannot go out: the wait ends within
-    /// `close_timeout` with [`Error::Timeout`]`(`[`TimeoutKind::Close`](crate::TimeoutKind::Close)`)`
+    /// `close_timeout` with a [`TimeoutKind::Close`](crate::TimeoutKind::Close) timeout ([`Error::timeout_kind`])
     /// and the transport is shut down.
     ///
     /// Cancel safety: the close frame is queued at the first poll; dropping the future later
@@ -210,7 +211,8 @@ where
 
     /// Draw this client's masking keys from `source` instead of the operating system's CSPRNG
     /// (see [`MaskKeySource`]); a server never uses it. A failing source fails the call that
-    /// needed a key with [`Error::Random`] and closes the connection, without a close frame.
+    /// needed a key with [`ws_proto::Error::Random`] (in [`Error::Connection`]) and closes the
+    /// connection, without a close frame.
     ///
     /// ```
     /// use ws_proto::{MaskKeySource, RandomError};

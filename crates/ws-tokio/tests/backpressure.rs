@@ -4,7 +4,7 @@
 //! - `feed` / `send` wait (`poll_ready` is pending) while the output is over
 //!   `write_buffer_size`; the output buffer stays bounded; nothing queued is lost once the peer
 //!   reads again.
-//! - Pongs the peer provokes but never reads fail the connection with `Error::Backpressure`
+//! - Pongs the peer provokes but never reads fail the connection with `Error::Connection(ConnectionError::Backpressure)`
 //!   (close 1008) once they pass `max_backpressure`.
 
 mod common;
@@ -16,7 +16,7 @@ use common::{
     read_frame_from, within,
 };
 use tokio::sync::mpsc;
-use ws_tokio::{CloseCode, Config, Error, Fault, Message};
+use ws_tokio::{CloseCode, Config, ConnectionError, Error, Fault, Message};
 
 const SOCKET_BUFFER: u32 = 4096;
 const WRITE_BUFFER: usize = 16 << 10;
@@ -157,7 +157,7 @@ async fn unread_pongs_fail_with_backpressure_and_close_1008() {
         // The flood may be blocked in a write now that the server stopped reading.
         flood.abort();
         match err {
-            Error::Backpressure { buffered, limit } => {
+            Error::Connection(ConnectionError::Backpressure { buffered, limit }) => {
                 assert_eq!(limit, max_backpressure);
                 // Refused because one more pong (127 bytes) would break the limit: the output
                 // never holds more than the limit.

@@ -13,7 +13,7 @@ use common::{
 };
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use ws_tokio::{CloseCode, Config, Error, Fault, Message, WebSocketStream};
+use ws_tokio::{CloseCode, Config, ConnectionError, Error, Fault, Message, WebSocketStream};
 
 /// How long the server waits for the peer's end of TCP after its own FIN. The raw peer of the
 /// tests that wait for the end of the server's stream holds TCP open, so that end comes from
@@ -227,7 +227,10 @@ async fn protocol_error_closes_with_1002() {
         peer.expect_eof().await;
 
         let err = next_item(&mut items).await.unwrap().unwrap_err();
-        assert!(matches!(err, Error::Protocol(_)), "{err:?}");
+        assert!(
+            matches!(err, Error::Connection(ConnectionError::Protocol(_))),
+            "{err:?}"
+        );
         assert_eq!(err.fault(), Fault::Peer);
         assert_eq!(err.close_code(), Some(CloseCode::PROTOCOL_ERROR));
         assert!(next_item(&mut items).await.is_none());
@@ -248,7 +251,10 @@ async fn invalid_utf8_closes_with_1007() {
         assert_eq!(peer.expect_frame().await.close_code(), Some(1007));
         peer.expect_eof().await;
         let err = next_item(&mut items).await.unwrap().unwrap_err();
-        assert!(matches!(err, Error::InvalidUtf8), "{err:?}");
+        assert!(
+            matches!(err, Error::Connection(ConnectionError::InvalidUtf8)),
+            "{err:?}"
+        );
         assert!(next_item(&mut items).await.is_none());
         drop(release);
     })
@@ -273,7 +279,13 @@ async fn too_big_closes_with_1009() {
         peer.send(true, OP_CONT, &[0u8; 401]).await;
         assert_eq!(peer.expect_frame().await.close_code(), Some(1009));
         let err = next_item(&mut items).await.unwrap().unwrap_err();
-        assert!(matches!(err, Error::MessageTooBig { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::MessageTooBig { .. })
+            ),
+            "{err:?}"
+        );
         assert_eq!(err.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
         assert!(next_item(&mut items).await.is_none());
         drop(release);
@@ -298,7 +310,10 @@ async fn peer_vanishing_is_a_connection_reset() {
             Message::text("last words")
         );
         let err = next_item(&mut items).await.unwrap().unwrap_err();
-        assert!(matches!(err, Error::ConnectionReset), "{err:?}");
+        assert!(
+            matches!(err, Error::Connection(ConnectionError::ConnectionReset)),
+            "{err:?}"
+        );
         assert_eq!(err.fault(), Fault::Peer);
         assert!(next_item(&mut items).await.is_none());
         drop(release);
@@ -323,7 +338,10 @@ async fn our_ping_gets_the_peers_pong() {
 
         // A ping payload over 125 bytes is a local error and sends nothing.
         let err = ws.ping(vec![0u8; 126]).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        assert!(
+            matches!(err, Error::Connection(ConnectionError::InvalidInput(_))),
+            "{err:?}"
+        );
         assert_eq!(err.fault(), Fault::Local);
         assert!(!err.is_fatal());
         ws.send_text("still open").await.unwrap();
@@ -341,7 +359,10 @@ async fn invalid_close_is_refused_and_leaves_the_connection_open() {
 
         for (code, reason) in [(1005u16, String::new()), (1000, "x".repeat(124))] {
             let err = ws.close(code, reason).await.unwrap_err();
-            assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+            assert!(
+                matches!(err, Error::Connection(ConnectionError::InvalidInput(_))),
+                "{err:?}"
+            );
             assert_eq!(err.fault(), Fault::Local);
             assert_eq!(ws.state(), ws_tokio::State::Open);
         }

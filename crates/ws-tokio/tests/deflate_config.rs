@@ -7,7 +7,7 @@ mod common;
 
 use common::{RawPeer, TEST_TIMEOUT, listener, serve_one, url, within};
 use tokio::net::TcpStream;
-use ws_tokio::{Accept, Compression, Config, DeflateSettings, Error, Message};
+use ws_tokio::{Accept, Compression, Config, ConnectionError, DeflateSettings, Error, Message};
 
 fn deflate_config(mode: Compression, settings: DeflateSettings) -> Config {
     Config::builder()
@@ -169,14 +169,18 @@ async fn deflate_settings_out_of_range_are_refused_naming_the_field() {
             .build();
         let (a, _b) = tokio::io::duplex(1024);
         match ws_tokio::accept(a, bits.clone()).await.unwrap_err() {
-            Error::InvalidConfig(e) => assert_eq!(e.field(), "deflate.peer_max_window_bits"),
+            Error::Connection(ConnectionError::InvalidConfig(e)) => {
+                assert_eq!(e.field(), "deflate.peer_max_window_bits")
+            }
             other => panic!("expected InvalidConfig, got {other:?}"),
         }
         match ws_tokio::connect("ws://127.0.0.1:9/", bits)
             .await
             .unwrap_err()
         {
-            Error::InvalidConfig(e) => assert_eq!(e.field(), "deflate.peer_max_window_bits"),
+            Error::Connection(ConnectionError::InvalidConfig(e)) => {
+                assert_eq!(e.field(), "deflate.peer_max_window_bits")
+            }
             other => panic!("expected InvalidConfig, got {other:?}"),
         }
         let level = Config::builder()
@@ -185,7 +189,7 @@ async fn deflate_settings_out_of_range_are_refused_naming_the_field() {
             .build();
         let (a, _b) = tokio::io::duplex(1024);
         match ws_tokio::accept(a, level).await.unwrap_err() {
-            Error::InvalidConfig(e) => {
+            Error::Connection(ConnectionError::InvalidConfig(e)) => {
                 assert_eq!(e.field(), "deflate.level");
                 assert!(e.to_string().contains("deflate.level"), "{e}");
             }

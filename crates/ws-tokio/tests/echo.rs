@@ -188,7 +188,13 @@ async fn send_after_close_fails_with_connection_closed() {
         let (mut ws, server) = client_and_server(Config::default(), echo).await;
         close_and_drain(&mut ws).await;
         let err = ws.send_text("too late").await.unwrap_err();
-        assert!(matches!(err, ws_tokio::Error::ConnectionClosed), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                ws_tokio::Error::Connection(ws_tokio::ConnectionError::ConnectionClosed)
+            ),
+            "{err:?}"
+        );
         assert_eq!(err.fault(), ws_tokio::Fault::Local);
         assert!(ws.recv().await.is_none());
         assert_eq!(server.await.unwrap(), 0);

@@ -12,10 +12,9 @@ use common::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use ws_proto::TimeoutKind;
 use ws_proto::handshake::{ClientOptions, HandshakeError};
 use ws_proto::http::{HeaderName, HeaderValue};
-use ws_tokio::{Accept, Config, Error, Fault, Message, Reject};
+use ws_tokio::{Accept, Config, ConnectionError, Error, Fault, Message, Reject};
 
 /// Reads everything until the server closes the connection.
 async fn read_to_end(tcp: &mut TcpStream) -> String {
@@ -377,10 +376,7 @@ async fn slow_loris_is_cut_off_after_the_handshake_timeout() {
 
         let (result, elapsed) = server.await.unwrap();
         let err = result.expect_err("timed out");
-        assert!(
-            matches!(err, Error::Timeout(TimeoutKind::Handshake)),
-            "{err:?}"
-        );
+        assert!(matches!(err, Error::HandshakeTimeout), "{err:?}");
         assert_eq!(err.fault(), Fault::Peer);
         assert!(elapsed >= handshake_timeout, "{elapsed:?}");
         assert!(elapsed <= handshake_timeout * 5 / 4, "{elapsed:?}");
@@ -501,10 +497,7 @@ async fn client_handshake_timeout() {
         let err = ws_tokio::connect(&url(addr, "/"), config)
             .await
             .unwrap_err();
-        assert!(
-            matches!(err, Error::Timeout(TimeoutKind::Handshake)),
-            "{err:?}"
-        );
+        assert!(matches!(err, Error::HandshakeTimeout), "{err:?}");
         assert!(start.elapsed() >= Duration::from_millis(300));
         server.await.unwrap();
     })
@@ -578,7 +571,10 @@ async fn connect_errors_are_local_or_io() {
         let err = ws_tokio::connect("wss://127.0.0.1:1/", Config::default())
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        assert!(
+            matches!(err, Error::Connection(ConnectionError::InvalidInput(_))),
+            "{err:?}"
+        );
         assert_eq!(err.fault(), Fault::Local);
 
         let err = ws_tokio::connect("http://127.0.0.1/", Config::default())
@@ -610,14 +606,19 @@ async fn an_invalid_config_is_refused_by_accept_and_connect() {
         let (a, _b) = tokio::io::duplex(1024);
         let err = ws_tokio::accept(a, bad.clone()).await.unwrap_err();
         match &err {
-            Error::InvalidConfig(e) => assert_eq!(e.field(), "fragment_size"),
+            Error::Connection(ConnectionError::InvalidConfig(e)) => {
+                assert_eq!(e.field(), "fragment_size")
+            }
             other => panic!("expected InvalidConfig, got {other:?}"),
         }
         assert_eq!(err.fault(), Fault::Local);
         let err = ws_tokio::connect("ws://127.0.0.1:9/", bad)
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
+        assert!(
+            matches!(err, Error::Connection(ConnectionError::InvalidConfig(_))),
+            "{err:?}"
+        );
     })
     .await;
 }

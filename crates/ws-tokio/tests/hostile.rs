@@ -27,7 +27,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use ws_tokio::{CloseCode, Compression, Config, Error, Fault, Message, ProtocolError, TimeoutKind};
+use ws_tokio::{
+    CloseCode, Compression, Config, ConnectionError, Error, Fault, Message, ProtocolError,
+    TimeoutKind,
+};
 
 const MAX_FRAME: usize = 64 << 10;
 const MAX_MESSAGE: usize = 256 << 10;
@@ -298,28 +301,38 @@ fn protocol_cases() -> Vec<Case> {
             name: "frame header claiming 2^63-1 bytes",
             bytes: header_64(0x82, (1 << 63) - 1),
             code: 1009,
-            check: |e| matches!(e, Error::FrameTooBig { size, .. } if *size == (1 << 63) - 1),
+            check: |e| matches!(e, Error::Connection(ConnectionError::FrameTooBig { size, .. }) if *size == (1 << 63) - 1),
             max_buffered: 64,
         },
         Case {
             name: "frame header claiming 2^63 bytes",
             bytes: header_64(0x82, 1 << 63),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::InvalidPayloadLength)),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::InvalidPayloadLength))
+                )
+            },
             max_buffered: 64,
         },
         Case {
             name: "frame header claiming u64::MAX bytes",
             bytes: header_64(0x81, u64::MAX),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::InvalidPayloadLength)),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::InvalidPayloadLength))
+                )
+            },
             max_buffered: 64,
         },
         Case {
             name: "one frame over max_frame_size (header only)",
             bytes: header_64(0x82, MAX_FRAME as u64 + 1),
             code: 1009,
-            check: |e| matches!(e, Error::FrameTooBig { .. }),
+            check: |e| matches!(e, Error::Connection(ConnectionError::FrameTooBig { .. })),
             max_buffered: 64,
         },
         Case {
@@ -335,7 +348,7 @@ fn protocol_cases() -> Vec<Case> {
                 .collect(),
             code: 1009,
             check: |e| {
-                matches!(e, Error::MessageTooBig { size, limit }
+                matches!(e, Error::Connection(ConnectionError::MessageTooBig { size, limit })
                     if *limit == MAX_MESSAGE && *size <= (MAX_MESSAGE + (16 << 10)) as u64)
             },
             // The rest of the fragments are drained, never buffered past one read.
@@ -350,7 +363,7 @@ fn protocol_cases() -> Vec<Case> {
             ]
             .concat(),
             code: 1007,
-            check: |e| matches!(e, Error::InvalidUtf8),
+            check: |e| matches!(e, Error::Connection(ConnectionError::InvalidUtf8)),
             max_buffered: 64,
         },
         Case {
@@ -361,63 +374,98 @@ fn protocol_cases() -> Vec<Case> {
             ]
             .concat(),
             code: 1007,
-            check: |e| matches!(e, Error::InvalidUtf8),
+            check: |e| matches!(e, Error::Connection(ConnectionError::InvalidUtf8)),
             max_buffered: 64,
         },
         Case {
             name: "close reason that is not UTF-8",
             bytes: close_raw(&[0x03, 0xE8, b'o', 0xFF]),
             code: 1007,
-            check: |e| matches!(e, Error::InvalidUtf8),
+            check: |e| matches!(e, Error::Connection(ConnectionError::InvalidUtf8)),
             max_buffered: 64,
         },
         Case {
             name: "close frame with a 1-byte payload",
             bytes: close_raw(&[0x03]),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::InvalidClosePayload)),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::InvalidClosePayload))
+                )
+            },
             max_buffered: 64,
         },
         Case {
             name: "unmasked client frame",
             bytes: frame_bytes(true, OP_BINARY, b"naked", None),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::UnmaskedFrame)),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::UnmaskedFrame))
+                )
+            },
             max_buffered: 64,
         },
         Case {
             name: "ping of 126 bytes",
             bytes: client(true, OP_PING, &[0; 126]),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::ControlFrameTooLong(126))),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::ControlFrameTooLong(126)))
+                )
+            },
             max_buffered: 256,
         },
         Case {
             name: "close of 126 bytes (header only, 64-bit length)",
             bytes: header_64(0x88, 126),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::ControlFrameTooLong(126))),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::ControlFrameTooLong(126)))
+                )
+            },
             max_buffered: 64,
         },
         Case {
             name: "fragmented ping",
             bytes: client(false, OP_PING, b"half"),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::FragmentedControlFrame)),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::FragmentedControlFrame))
+                )
+            },
             max_buffered: 64,
         },
         Case {
             name: "fragmented pong",
             bytes: client(false, OP_PONG, b"half"),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::FragmentedControlFrame)),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::FragmentedControlFrame))
+                )
+            },
             max_buffered: 64,
         },
         Case {
             name: "continuation without a message",
             bytes: client(true, OP_CONT, b"orphan"),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::UnexpectedContinuation)),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::UnexpectedContinuation))
+                )
+            },
             max_buffered: 64,
         },
         Case {
@@ -428,7 +476,12 @@ fn protocol_cases() -> Vec<Case> {
             ]
             .concat(),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::ExpectedContinuation)),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::ExpectedContinuation))
+                )
+            },
             max_buffered: 64,
         },
     ];
@@ -437,7 +490,12 @@ fn protocol_cases() -> Vec<Case> {
             name: "invalid close code",
             bytes: close_raw(&close_payload(code, "")),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::InvalidCloseCode(_))),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::InvalidCloseCode(_)))
+                )
+            },
             max_buffered: 64,
         });
     }
@@ -446,7 +504,12 @@ fn protocol_cases() -> Vec<Case> {
             name: "reserved opcode",
             bytes: client(true, opcode, b"?"),
             code: 1002,
-            check: |e| matches!(e, Error::Protocol(P::ReservedOpcode(_))),
+            check: |e| {
+                matches!(
+                    e,
+                    Error::Connection(ConnectionError::Protocol(P::ReservedOpcode(_)))
+                )
+            },
             max_buffered: 64,
         });
     }
@@ -456,7 +519,12 @@ fn protocol_cases() -> Vec<Case> {
                 name: "RSV bits without a negotiated extension",
                 bytes: with_rsv(rsv, opcode, b"rsv"),
                 code: 1002,
-                check: |e| matches!(e, Error::Protocol(P::ReservedBits(_))),
+                check: |e| {
+                    matches!(
+                        e,
+                        Error::Connection(ConnectionError::Protocol(P::ReservedBits(_)))
+                    )
+                },
                 max_buffered: 64,
             });
         }
@@ -553,7 +621,7 @@ async fn slow_loris_is_cut_off_while_others_are_served() {
         }
         for addr in addrs {
             match server.next_event(addr).await {
-                Event::Handshake(e @ Error::Timeout(TimeoutKind::Handshake)) => {
+                Event::Handshake(e @ Error::HandshakeTimeout) => {
                     assert_eq!(e.fault(), Fault::Peer);
                 }
                 other => panic!("expected a handshake timeout, got {other:?}"),
@@ -610,7 +678,9 @@ async fn peer_vanishing_mid_frame_is_a_reset_and_frees_the_connection() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(peer);
         let error = server
-            .expect_failure(me, 1000, |e| matches!(e, Error::ConnectionReset))
+            .expect_failure(me, 1000, |e| {
+                matches!(e, Error::Connection(ConnectionError::ConnectionReset))
+            })
             .await;
         assert_eq!(error.close_code(), None);
         server.still_serves("a peer vanishing mid-frame").await;
@@ -635,7 +705,10 @@ async fn peer_never_answering_our_close_is_dropped_after_close_timeout() {
             Event::Failed { error, .. } => {
                 println!("the server task saw {error:?}");
                 assert!(
-                    matches!(error, Error::Timeout(TimeoutKind::Close)),
+                    matches!(
+                        error,
+                        Error::Connection(ConnectionError::Timeout(TimeoutKind::Close))
+                    ),
                     "{error:?}"
                 );
                 assert_eq!(error.fault(), Fault::Peer);
@@ -704,7 +777,10 @@ async fn flooder_that_never_reads_is_cut_off_by_send_timeout() {
             } => {
                 println!("the server task saw {error:?} holding {buffered_output} output bytes");
                 assert!(
-                    matches!(error, Error::Timeout(TimeoutKind::Send)),
+                    matches!(
+                        error,
+                        Error::Connection(ConnectionError::Timeout(TimeoutKind::Send))
+                    ),
                     "{error:?}"
                 );
                 assert_eq!(error.fault(), Fault::Peer);
@@ -850,8 +926,9 @@ async fn compression_bomb_closes_with_1009() {
             .expect_failure(me, MAX_FRAME + 64, |e| {
                 matches!(
                     e,
-                    Error::Extension(ws_proto::extension::ExtensionError::TooBig)
-                        | Error::MessageTooBig { .. }
+                    Error::Connection(ConnectionError::Extension(
+                        ws_proto::extension::ExtensionError::TooBig
+                    )) | Error::Connection(ConnectionError::MessageTooBig { .. })
                 )
             })
             .await;

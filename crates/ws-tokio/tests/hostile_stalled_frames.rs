@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use ws_simd::alloc_stats as counting;
-use ws_tokio::{Config, Error};
+use ws_tokio::{Config, ConnectionError, Error};
 
 #[global_allocator]
 static ALLOC: counting::Counting = counting::Counting;
@@ -187,7 +187,10 @@ async fn stalled_frames_just_under_the_limit_do_not_commit_their_announced_lengt
         while let Some(result) = tasks.join_next().await {
             let outcome = result.expect("connection task");
             assert!(
-                matches!(outcome, Some(Err(Error::ConnectionReset))),
+                matches!(
+                    outcome,
+                    Some(Err(Error::Connection(ConnectionError::ConnectionReset)))
+                ),
                 "{outcome:?}"
             );
             ended += 1;

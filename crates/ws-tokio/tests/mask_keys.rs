@@ -2,8 +2,8 @@
 //! injected keys are on the wire, and a failing source is a typed error, never a panic.
 
 use tokio::io::AsyncReadExt;
-use ws_proto::{Error, Fault, MaskKeySource, RandomError};
-use ws_tokio::{Config, WebSocketStream};
+use ws_proto::{Fault, MaskKeySource, RandomError};
+use ws_tokio::{Config, ConnectionError, Error, WebSocketStream};
 
 #[derive(Debug)]
 struct Counter(u8);
@@ -46,7 +46,10 @@ async fn a_failing_source_is_a_typed_local_error() {
     let mut ws = WebSocketStream::client(io, Config::default());
     ws.set_mask_key_source(Box::new(Broken));
     let err = ws.send_text("no key").await.unwrap_err();
-    assert!(matches!(err, Error::Random(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Connection(ConnectionError::Random(_))),
+        "{err:?}"
+    );
     assert_eq!(err.fault(), Fault::Local);
     assert!(ws.is_closed());
     // The server ends its side; the client's stream then ends too, having sent nothing (no
@@ -72,7 +75,7 @@ async fn after_a_failing_source_the_client_waits_close_timeout_at_most() {
     let start = tokio::time::Instant::now();
     assert!(matches!(
         ws.ping(vec![1u8]).await.unwrap_err(),
-        Error::Random(_)
+        Error::Connection(ConnectionError::Random(_))
     ));
     assert!(ws.recv().await.is_none());
     assert_eq!(start.elapsed(), close_timeout);

@@ -16,7 +16,7 @@ use common::{TEST_TIMEOUT, duplex_server_and_raw_client, flood_pings, pair, with
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use ws_proto::TimeoutKind;
-use ws_tokio::{Config, Error, Message, WebSocketStream};
+use ws_tokio::{Config, ConnectionError, Error, Message, WebSocketStream};
 
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(300);
 /// Scheduling slack on a loaded machine, in real time.
@@ -96,7 +96,10 @@ async fn backpressure_failure_ends_although_the_peer_never_reads() {
                 Err(e) => break e,
             }
         };
-        assert!(matches!(err, Error::Backpressure { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::Connection(ConnectionError::Backpressure { .. })),
+            "{err:?}"
+        );
         assert_ends_in_time(&mut ws, CLOSE_TIMEOUT + SLACK).await;
         flood.abort();
     })
@@ -116,7 +119,13 @@ async fn idle_timeout_ends_although_the_peer_never_reads() {
         let fed = fill_output(&mut ws).await;
 
         let err = failure(&mut ws, fed).await;
-        assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::Timeout(TimeoutKind::Idle))
+            ),
+            "{err:?}"
+        );
         assert_ends_in_time(&mut ws, VIRTUAL_LIMIT).await;
     })
     .await;
@@ -137,7 +146,13 @@ async fn pong_timeout_ends_although_the_peer_never_reads() {
         let fed = fill_output(&mut ws).await;
 
         let err = failure(&mut ws, fed).await;
-        assert!(matches!(err, Error::Timeout(TimeoutKind::Pong)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::Timeout(TimeoutKind::Pong))
+            ),
+            "{err:?}"
+        );
         assert_ends_in_time(&mut ws, VIRTUAL_LIMIT).await;
     })
     .await;
@@ -161,7 +176,13 @@ async fn split_reader_ends_although_the_peer_never_reads() {
         if let Some(fed) = fed {
             assert_eq!(fed.to_string(), err.to_string());
         }
-        assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::Timeout(TimeoutKind::Idle))
+            ),
+            "{err:?}"
+        );
         let end = tokio::time::timeout(VIRTUAL_LIMIT, reader.recv()).await;
         assert!(matches!(end, Ok(None)), "split reader did not end: {end:?}");
     })

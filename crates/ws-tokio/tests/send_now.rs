@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures_sink::Sink;
-use ws_tokio::{Config, Error, Message, WebSocketStream};
+use ws_tokio::{Config, ConnectionError, Error, Message, WebSocketStream};
 
 #[tokio::test(start_paused = true)]
 async fn a_send_failing_with_backpressure_starts_the_close_deadline_now() {
@@ -32,7 +32,10 @@ async fn a_send_failing_with_backpressure_starts_the_close_deadline_now() {
     let err = Pin::new(&mut ws)
         .start_send(Message::binary(vec![0u8; 800]))
         .unwrap_err();
-    assert!(matches!(err, Error::Backpressure { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Connection(ConnectionError::Backpressure { .. })),
+        "{err:?}"
+    );
     let now = tokio::time::Instant::now().into_std();
     assert_eq!(ws.next_deadline(), Some(now + close_timeout));
 }

@@ -16,7 +16,7 @@ use common::{RawPeer, TEST_TIMEOUT, duplex_server_and_raw_client, pair, within};
 use futures_sink::Sink;
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
-use ws_tokio::{Config, Error, Fault, Message, TimeoutKind};
+use ws_tokio::{Config, ConnectionError, Error, Fault, Message, TimeoutKind};
 
 const SOCKET_BUFFER: u32 = 4096;
 /// Bytes the in-memory pipe holds each way: about what the kernel holds with the shrunken
@@ -38,7 +38,10 @@ fn config() -> Config {
 }
 
 fn is_send_timeout(e: &Error) -> bool {
-    matches!(e, Error::Timeout(TimeoutKind::Send))
+    matches!(
+        e,
+        Error::Connection(ConnectionError::Timeout(TimeoutKind::Send))
+    )
 }
 
 /// Reads what the server wrote until EOF (the server shut its side down, possibly in the middle
@@ -188,12 +191,18 @@ async fn close_to_a_peer_that_never_reads_ends_within_close_timeout() {
         let start = Instant::now();
         let err = ws.close(1000u16, "bye").await.unwrap_err();
         let waited = start.elapsed();
-        assert!(matches!(err, Error::Timeout(TimeoutKind::Close)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::Timeout(TimeoutKind::Close))
+            ),
+            "{err:?}"
+        );
         assert!(waited >= close_timeout, "ended after {waited:?}");
         assert!(waited <= close_timeout * 5 / 4, "ended after {waited:?}");
         assert!(matches!(
             ws.flush().await.unwrap_err(),
-            Error::Timeout(TimeoutKind::Close)
+            Error::Connection(ConnectionError::Timeout(TimeoutKind::Close))
         ));
         drop(peer);
     })
@@ -259,7 +268,7 @@ async fn start_send_without_waiting_stops_at_max_backpressure() {
             }
         };
         match err {
-            Error::Backpressure { buffered, limit } => {
+            Error::Connection(ConnectionError::Backpressure { buffered, limit }) => {
                 assert_eq!(limit, MAX_BACKPRESSURE);
                 assert!(buffered <= limit, "{buffered}");
                 assert!(buffered + MESSAGE > limit, "{buffered}");

@@ -326,7 +326,13 @@ async fn writer_fails_fast_after_the_connection_closed() {
             .await
             .expect("no wait")
             .unwrap_err();
-        assert!(matches!(err, ws_tokio::Error::ConnectionClosed), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                ws_tokio::Error::Connection(ws_tokio::ConnectionError::ConnectionClosed)
+            ),
+            "{err:?}"
+        );
         server.await.unwrap();
     })
     .await;

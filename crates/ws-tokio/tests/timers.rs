@@ -19,7 +19,7 @@ use common::{
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use ws_proto::TimeoutKind;
-use ws_tokio::{CloseCode, Config, Error, Fault, Message};
+use ws_tokio::{CloseCode, Config, ConnectionError, Error, Fault, Message};
 
 /// A deadline of `low` fired after `elapsed` of virtual time: not early, and not later than
 /// 5/4 of it.
@@ -54,7 +54,13 @@ async fn idle_timeout_closes_with_1001() {
 
         let err = ws.recv().await.expect("an error").unwrap_err();
         assert_between(start.elapsed(), idle, "idle timeout");
-        assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::Timeout(TimeoutKind::Idle))
+            ),
+            "{err:?}"
+        );
         assert_eq!(err.close_code(), Some(CloseCode::GOING_AWAY));
         assert_eq!(err.fault(), Fault::Peer);
         assert!(
@@ -96,7 +102,13 @@ async fn traffic_keeps_an_idle_connection_open() {
         }
         let last = Instant::now();
         let err = ws.recv().await.unwrap().unwrap_err();
-        assert!(matches!(err, Error::Timeout(TimeoutKind::Idle)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::Timeout(TimeoutKind::Idle))
+            ),
+            "{err:?}"
+        );
         assert!(last.elapsed() >= idle - Duration::from_millis(60));
         let (mut peer, _) = talker.await.unwrap();
         assert_eq!(peer.expect_frame().await.close_code(), Some(1001));
@@ -129,7 +141,13 @@ async fn unanswered_auto_ping_times_out() {
         });
 
         let err = ws.recv().await.expect("an error").unwrap_err();
-        assert!(matches!(err, Error::Timeout(TimeoutKind::Pong)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::Timeout(TimeoutKind::Pong))
+            ),
+            "{err:?}"
+        );
         assert_eq!(err.close_code(), Some(CloseCode::GOING_AWAY));
         assert_between(start.elapsed(), interval + pong_timeout, "pong timeout");
         assert!(ws.recv().await.is_none());
@@ -318,7 +336,13 @@ async fn close_timeout_ends_the_client_stream() {
         let start = Instant::now();
         ws.close(1000u16, "bye").await.unwrap();
         let err = ws.recv().await.expect("an error").unwrap_err();
-        assert!(matches!(err, Error::Timeout(TimeoutKind::Close)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::Timeout(TimeoutKind::Close))
+            ),
+            "{err:?}"
+        );
         assert_eq!(err.fault(), Fault::Peer);
         assert!(ws.recv().await.is_none());
         assert_between(start.elapsed(), close_timeout, "close timeout");
@@ -403,7 +427,13 @@ async fn close_timeout_ends_the_server_stream() {
         let start = Instant::now();
         ws.close(CloseCode::GOING_AWAY, "").await.unwrap();
         let err = ws.recv().await.expect("an error").unwrap_err();
-        assert!(matches!(err, Error::Timeout(TimeoutKind::Close)), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connection(ConnectionError::Timeout(TimeoutKind::Close))
+            ),
+            "{err:?}"
+        );
         assert_eq!(err.close_code(), None, "no second close frame");
         assert!(ws.recv().await.is_none());
         assert_between(start.elapsed(), close_timeout, "close timeout");

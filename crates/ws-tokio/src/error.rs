@@ -1,0 +1,140 @@
+//! The transport's error: the connection's ([`ws_proto::Error`]) plus what only a transport
+//! meets (I/O, the opening handshake, its deadline).
+
+use std::fmt;
+use ws_proto::handshake::HandshakeError;
+use ws_proto::{CloseCode, Fault, TimeoutKind};
+
+/// Every way a [`WebSocketStream`](crate::WebSocketStream), its split halves, or
+/// [`accept`](crate::accept)/[`connect`](crate::connect) can fail.
+///
+/// The WebSocket connection's own failures (protocol violations, limits, timers, closed,
+/// local misuse, an invalid [`Config`](ws_proto::Config)) are the core's
+/// [`ws_proto::Error`], carried in [`Error::Connection`]; the other variants are what only the
+/// transport meets.
+///
+/// ```
+/// use ws_tokio::{Error, Fault, TimeoutKind};
+///
+/// fn describe(e: &Error) -> &'static str {
+///     match e.timeout_kind() {
+///         Some(TimeoutKind::Idle) => "the peer went quiet",
+///         _ if e.fault() == Fault::Peer => "the peer misbehaved",
+///         _ => "something else",
+///     }
+/// }
+/// let e = Error::from(ws_proto::Error::Timeout(TimeoutKind::Idle));
+/// assert_eq!(describe(&e), "the peer went quiet");
+/// assert!(matches!(Error::HandshakeTimeout.fault(), Fault::Peer));
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The WebSocket connection failed or was misused: protocol, limits, timers, closed,
+    /// invalid input or configuration. [`Error::fault`], [`Error::close_code`] and
+    /// [`Error::is_fatal`] are the core error's.
+    Connection(ws_proto::Error),
+    /// The opening handshake was invalid: a malformed or unacceptable request (server side)
+    /// or response (client side), or a URL that cannot be connected to.
+    Handshake(HandshakeError),
+    /// The application (server side, its `accept_with` callback) or the server (client side)
+    /// refused the opening handshake with this HTTP status.
+    Refused(u16),
+    /// The opening handshake did not complete within `handshake_timeout`.
+    HandshakeTimeout,
+    /// The transport failed (reset, broken pipe, end of stream during the handshake, ...).
+    Io(std::io::Error),
+}
+
+impl Error {
+    /// Who was at fault: the connection error's fault; the peer for an invalid handshake from
+    /// it or a handshake that timed out; this side for a refused handshake or an invalid URL;
+    /// the transport for I/O.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Connection(e) => e.fault(),
+            Error::Handshake(e) if e.is_peer_fault() => Fault::Peer,
+            Error::Handshake(_) | Error::Refused(_) => Fault::Local,
+            Error::HandshakeTimeout => Fault::Peer,
+            Error::Io(_) => Fault::Io,
+        }
+    }
+
+    /// The close code this error sends to the peer, if it causes a close frame (only
+    /// connection errors do).
+    pub fn close_code(&self) -> Option<CloseCode> {
+        self.as_connection().and_then(ws_proto::Error::close_code)
+    }
+
+    /// True when the stream is unusable after this error (everything but local misuse of an
+    /// open connection).
+    pub fn is_fatal(&self) -> bool {
+        self.as_connection().is_none_or(ws_proto::Error::is_fatal)
+    }
+
+    /// The connection's error, when this is one.
+    pub fn as_connection(&self) -> Option<&ws_proto::Error> {
+        match self {
+            Error::Connection(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Which connection deadline passed, when this is a connection timeout
+    /// ([`ws_proto::Error::Timeout`]). The handshake's own deadline is
+    /// [`Error::HandshakeTimeout`].
+    pub fn timeout_kind(&self) -> Option<TimeoutKind> {
+        match self {
+            Error::Connection(ws_proto::Error::Timeout(kind)) => Some(*kind),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Connection(e) => e.fmt(f),
+            Error::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Error::Refused(status) => write!(f, "handshake refused with HTTP status {status}"),
+            Error::HandshakeTimeout => f.write_str("the opening handshake timed out"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Transparent: its message is this one, so its source comes next.
+            Error::Connection(e) => e.source(),
+            Error::Handshake(e) => Some(e),
+            Error::Io(e) => Some(e),
+            Error::Refused(_) | Error::HandshakeTimeout => None,
+        }
+    }
+}
+
+impl From<ws_proto::Error> for Error {
+    fn from(e: ws_proto::Error) -> Self {
+        Error::Connection(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Error::Handshake(e)
+    }
+}
+
+impl From<ws_proto::ConfigError> for Error {
+    fn from(e: ws_proto::ConfigError) -> Self {
+        Error::Connection(ws_proto::Error::InvalidConfig(e))
+    }
+}
