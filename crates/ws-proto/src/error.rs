@@ -72,7 +72,8 @@ pub enum Fault {
     /// This side: the API was used wrongly (e.g. sent after closing), or this endpoint's own
     /// environment failed (its random source, an extension's internal failure).
     Local,
-    /// The transport failed (reset, broken pipe, ...).
+    /// The transport failed (reset, broken pipe, ...). The sans-IO core never reports it: a
+    /// transport's own error does (e.g. `ws_tokio::Error::Io`).
     Io,
 }
 

@@ -138,3 +138,51 @@ impl From<ws_proto::ConfigError> for Error {
         Error::Connection(ws_proto::Error::InvalidConfig(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn faults_close_codes_and_fatality() {
+        let peer = Error::from(ws_proto::Error::InvalidUtf8);
+        assert_eq!(peer.fault(), Fault::Peer);
+        assert_eq!(peer.close_code(), Some(CloseCode::INVALID_PAYLOAD));
+        assert!(peer.is_fatal());
+
+        let misuse = Error::from(ws_proto::Error::InvalidInput("too long"));
+        assert_eq!(misuse.fault(), Fault::Local);
+        assert!(!misuse.is_fatal());
+
+        let io = Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(io.fault(), Fault::Io);
+        assert_eq!(io.close_code(), None);
+        assert!(io.is_fatal());
+        assert!(io.source().is_some());
+
+        assert_eq!(Error::Refused(403).fault(), Fault::Local);
+        assert_eq!(Error::HandshakeTimeout.fault(), Fault::Peer);
+        assert_eq!(Error::from(HandshakeError::BadKey).fault(), Fault::Peer);
+        assert!(Error::HandshakeTimeout.timeout_kind().is_none());
+        assert_eq!(
+            Error::from(ws_proto::Error::Timeout(TimeoutKind::Pong)).timeout_kind(),
+            Some(TimeoutKind::Pong)
+        );
+    }
+
+    #[test]
+    fn a_connection_error_is_transparent() {
+        let config = ws_proto::Config::builder()
+            .deflate(ws_proto::DeflateSettings::default().level(0))
+            .try_build()
+            .unwrap_err();
+        let e = Error::from(config.clone());
+        assert!(matches!(
+            e.as_connection(),
+            Some(ws_proto::Error::InvalidConfig(_))
+        ));
+        assert_eq!(e.to_string(), config.to_string());
+        assert_eq!(e.source().unwrap().to_string(), config.to_string());
+    }
+}
