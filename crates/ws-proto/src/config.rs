@@ -225,7 +225,10 @@ pub struct Config {
     pub http2_window_size: u32,
     /// HTTP/2: the flow-control window of the whole connection, in bytes, shared by its
     /// streams: what a peer may have in flight to this side at once. Default 1 MiB; at least
-    /// 65,535 (the protocol's initial window) and at most 2^31 - 1.
+    /// 65,535 (the protocol's initial window), at least `http2_window_size`, and at most
+    /// 2^31 - 1. Data received on a stream counts against this window until the application
+    /// reads it, so each stream whose reader stalls holds up to one stream window of it: keep
+    /// it a few stream windows wide.
     pub http2_connection_window_size: u32,
     /// HTTP/2: most concurrent streams (WebSockets) a peer may open on one connection
     /// (`SETTINGS_MAX_CONCURRENT_STREAMS`). Default 100.
@@ -541,6 +544,12 @@ impl Config {
                 "above 2^31 - 1",
             ));
         }
+        if self.http2_connection_window_size < self.http2_window_size {
+            return Err(ConfigError::new(
+                "http2_connection_window_size",
+                "below http2_window_size (one stream that stops reading would stall the others)",
+            ));
+        }
         if self.http2_max_streams == 0 {
             return Err(ConfigError::new("http2_max_streams", "must be at least 1"));
         }
@@ -560,7 +569,7 @@ mod tests {
 
     #[test]
     fn every_invalid_field_is_named() {
-        let cases: [(ConfigBuilder, &str); 20] = [
+        let cases: [(ConfigBuilder, &str); 21] = [
             (Config::builder().max_message_size(0), "max_message_size"),
             (
                 Config::builder().max_frame_size(128 << 20),
@@ -599,6 +608,10 @@ mod tests {
                 "http2_connection_window_size",
             ),
             (Config::builder().http2_max_streams(0), "http2_max_streams"),
+            (
+                Config::builder().http2_window_size(2 << 20),
+                "http2_connection_window_size",
+            ),
             (
                 Config::builder().ping_interval(Duration::ZERO),
                 "ping_interval",

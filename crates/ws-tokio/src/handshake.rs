@@ -21,8 +21,17 @@ use crate::WebSocketStream;
 /// The extension negotiator for `config`: permessage-deflate in `config.compression`'s mode
 /// with the settings of `config.deflate` (feature `deflate`, on by default), or none when
 /// compression is disabled. Every entry point (accept, accept_with, client_with, the axum
-/// extractor) builds its negotiator here.
-pub(crate) fn extension_negotiator(config: &Config) -> Option<Box<dyn ExtensionNegotiator>> {
+/// extractor, and the HTTP/2 and HTTP/3 transports built on this crate) builds its negotiator
+/// here.
+///
+/// ```
+/// use ws_tokio::{Compression, Config, extension_negotiator};
+///
+/// assert!(extension_negotiator(&Config::default()).is_none());
+/// let deflate = Config::builder().compression(Compression::Shared).build();
+/// assert_eq!(extension_negotiator(&deflate).is_some(), cfg!(feature = "deflate"));
+/// ```
+pub fn extension_negotiator(config: &Config) -> Option<Box<dyn ExtensionNegotiator>> {
     #[cfg(feature = "deflate")]
     if let Some(deflate) = ws_deflate::DeflateNegotiator::for_config(config) {
         return Some(Box::new(deflate));

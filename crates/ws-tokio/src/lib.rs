@@ -30,7 +30,7 @@ mod split;
 mod stream;
 
 pub use error::Error;
-pub use handshake::{accept, accept_with, client, client_with, connect};
+pub use handshake::{accept, accept_with, client, client_with, connect, extension_negotiator};
 pub use split::{ReuniteError, SplitReader, SplitWriter};
 pub use stream::{WebSocketStream, reunite};
 /// How the WebSocket connection itself fails (`ws_proto::Error`): carried in [`Error::Connection`].
