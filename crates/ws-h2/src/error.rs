@@ -27,6 +27,11 @@ pub enum Error {
     Http2(h2::Error),
     /// The transport failed.
     Io(std::io::Error),
+    /// The HTTP/1.1 upgrade of a connection served by
+    /// [`serve_auto`](crate::H2WebSocketServer::serve_auto) or
+    /// [`serve_alpn`](crate::H2WebSocketServer::serve_alpn) failed, as
+    /// [`ws_tokio::accept_with`] reports it.
+    Http1(ws_tokio::Error),
 }
 
 impl Error {
@@ -47,6 +52,7 @@ impl Error {
             Error::Http2(e) if e.is_library() => Fault::Peer,
             Error::Http2(_) => Fault::Local,
             Error::Io(_) => Fault::Io,
+            Error::Http1(e) => e.fault(),
         }
     }
 }
@@ -63,6 +69,7 @@ impl fmt::Display for Error {
             ),
             Error::Http2(e) => write!(f, "HTTP/2: {e}"),
             Error::Io(e) => write!(f, "I/O: {e}"),
+            Error::Http1(e) => write!(f, "HTTP/1.1: {e}"),
         }
     }
 }
@@ -74,6 +81,7 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Http2(e) => Some(e),
             Error::Io(e) => Some(e),
+            Error::Http1(e) => Some(e),
             Error::Refused(_) | Error::HandshakeTimeout | Error::ExtendedConnectDisabled => None,
         }
     }

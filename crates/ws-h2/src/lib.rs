@@ -7,6 +7,9 @@
 //!
 //! - [`H2WebSocketServer`] serves one HTTP/2 connection: every valid extended CONNECT is
 //!   handed to your handler with its request (the [`HandshakeRequest`] of every transport).
+//! - [`H2WebSocketServer::serve_auto`] (cleartext, by the connection preface) and
+//!   [`H2WebSocketServer::serve_alpn`] (TLS, by ALPN) serve HTTP/1.1 upgrades and HTTP/2
+//!   WebSockets on one listener, to one handler ([`AnyStream`]).
 //! - [`H2WebSocketClient`] opens WebSockets, one per connection or many on one
 //!   ([`H2Connection::open_websocket`]).
 //! - The opening handshake is ws-proto's (`negotiate_extended_connect`,
@@ -20,11 +23,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod auto;
 mod client;
 mod error;
 mod server;
 mod stream;
 
+pub use auto::{AnyStream, Rewind};
 pub use client::{H2Connection, H2WebSocketClient};
 pub use error::Error;
 /// The `h2` crate this transport is built on (for [`h2::Reason`] in [`H2Stream::reset`]).

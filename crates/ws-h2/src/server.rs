@@ -3,6 +3,7 @@
 use crate::{Error, H2Stream};
 use bytes::{Bytes, BytesMut};
 use std::future::Future;
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep_until, timeout};
 use ws_proto::handshake::{
@@ -55,15 +56,54 @@ use ws_tokio::WebSocketStream;
 /// }
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct H2WebSocketServer {
     config: Config,
+    fallback: Option<Arc<Fallback>>,
+}
+
+/// Answers the HTTP/2 requests that are not extended CONNECTs (see
+/// [`H2WebSocketServer::with_fallback`]).
+type Fallback = dyn Fn(&http::request::Parts) -> Option<http::Response<Bytes>> + Send + Sync;
+
+impl std::fmt::Debug for H2WebSocketServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H2WebSocketServer")
+            .field("config", &self.config)
+            .field("fallback", &self.fallback.is_some())
+            .finish()
+    }
 }
 
 impl H2WebSocketServer {
     /// A server whose WebSockets and HTTP/2 connections follow `config`.
     pub fn new(config: Config) -> Self {
-        H2WebSocketServer { config }
+        H2WebSocketServer {
+            config,
+            fallback: None,
+        }
+    }
+
+    /// Answers requests that are not `CONNECT`s (a page, a health check) with `fallback`'s
+    /// response, sent whole with its body; when it returns `None`, or without a fallback,
+    /// such a request gets the WebSocket refusal (400). Over HTTP/2 only: an HTTP/1.1
+    /// connection of [`serve_auto`](Self::serve_auto) carries one WebSocket upgrade.
+    ///
+    /// ```
+    /// use ws_h2::H2WebSocketServer;
+    /// use ws_proto::Config;
+    ///
+    /// let server = H2WebSocketServer::new(Config::default()).with_fallback(|req| {
+    ///     (req.uri.path() == "/health").then(|| http::Response::new("ok\n".into()))
+    /// });
+    /// # drop(server);
+    /// ```
+    pub fn with_fallback<F>(mut self, fallback: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Option<http::Response<Bytes>> + Send + Sync + 'static,
+    {
+        self.fallback = Some(Arc::new(fallback));
+        self
     }
 
     /// The configuration.
@@ -115,8 +155,8 @@ impl H2WebSocketServer {
     pub async fn serve_with<IO, C, H, Fut>(
         &self,
         io: IO,
-        mut callback: C,
-        mut handler: H,
+        callback: C,
+        handler: H,
     ) -> Result<(), Error>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
@@ -125,6 +165,25 @@ impl H2WebSocketServer {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.config.validate()?;
+        self.serve_h2(io, |stream| stream, callback, handler).await
+    }
+
+    /// Serves an HTTP/2 connection whose WebSockets run over `wrap(stream)`.
+    pub(crate) async fn serve_h2<IO, T, W, C, H, Fut>(
+        &self,
+        io: IO,
+        wrap: W,
+        mut callback: C,
+        mut handler: H,
+    ) -> Result<(), Error>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+        T: AsyncRead + AsyncWrite + Unpin,
+        W: Fn(H2Stream) -> T,
+        C: FnMut(&HandshakeRequest) -> Result<Accept, Reject>,
+        H: FnMut(WebSocketStream<T>, HandshakeRequest) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let config = &self.config;
         let mut conn = timeout(config.handshake_timeout, self.builder().handshake(io))
             .await
@@ -142,7 +201,8 @@ impl H2WebSocketServer {
                     None => return Ok(()),
                     Some(Err(e)) => return Err(e.into()),
                     Some(Ok((request, respond))) => {
-                        opened_any |= self.respond(request, respond, &mut callback, &mut handler);
+                        opened_any |=
+                            self.respond(request, respond, &wrap, &mut callback, &mut handler);
                     }
                 },
                 () = sleep_until(deadline) => {
@@ -165,20 +225,35 @@ impl H2WebSocketServer {
 
     /// Answers one request: a WebSocket for a valid extended CONNECT the callback accepts,
     /// else the refusal's status and reason. Whether a WebSocket was opened.
-    fn respond<C, H, Fut>(
+    fn respond<T, W, C, H, Fut>(
         &self,
         request: http::Request<h2::RecvStream>,
         mut respond: h2::server::SendResponse<Bytes>,
+        wrap: &W,
         callback: &mut C,
         handler: &mut H,
     ) -> bool
     where
+        T: AsyncRead + AsyncWrite + Unpin,
+        W: Fn(H2Stream) -> T,
         C: FnMut(&HandshakeRequest) -> Result<Accept, Reject>,
-        H: FnMut(WebSocketStream<H2Stream>, HandshakeRequest) -> Fut,
+        H: FnMut(WebSocketStream<T>, HandshakeRequest) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let config = &self.config;
         let (parts, body) = request.into_parts();
+        if parts.method != http::Method::CONNECT
+            && let Some(response) = self.fallback.as_ref().and_then(|f| f(&parts))
+        {
+            let (head, content) = response.into_parts();
+            let end = content.is_empty();
+            if let Ok(mut send) = respond.send_response(http::Response::from_parts(head, ()), end)
+                && !end
+            {
+                let _ = send.send_data(content, true);
+            }
+            return false;
+        }
         let protocol = parts
             .extensions
             .get::<h2::ext::Protocol>()
@@ -200,7 +275,7 @@ impl H2WebSocketServer {
                     return false;
                 };
                 let mut ws = WebSocketStream::from_parts(
-                    H2Stream::new(send, body),
+                    wrap(H2Stream::new(send, body)),
                     Role::Server,
                     config.clone(),
                     BytesMut::new(),

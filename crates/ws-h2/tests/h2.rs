@@ -556,3 +556,117 @@ async fn a_silent_client_is_dropped_at_the_handshake_timeout() {
     })
     .await;
 }
+
+/// `serve_auto` on every connection of a listener: an echo that also reports the HTTP version
+/// of each WebSocket's request.
+async fn auto_echo_server() -> (
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<http::Version>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (version_tx, version_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let version_tx = version_tx.clone();
+            tokio::spawn(async move {
+                let server = H2WebSocketServer::new(Config::default()).with_fallback(|req| {
+                    (req.uri.path() == "/health").then(|| http::Response::new("ok\n".into()))
+                });
+                let _ = server
+                    .serve_auto(tcp, move |mut ws, req| {
+                        let _ = version_tx.send(req.version);
+                        async move {
+                            while let Some(Ok(msg)) = ws.recv().await {
+                                if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err()
+                                {
+                                    break;
+                                }
+                            }
+                        }
+                    })
+                    .await;
+            });
+        }
+    });
+    (addr, version_rx)
+}
+
+#[tokio::test]
+async fn one_listener_serves_http1_upgrades_and_http2_websockets() {
+    within(async {
+        let (addr, mut versions) = auto_echo_server().await;
+        let mut h1 = ws_tokio::connect(&url(addr, "/one"), Config::default())
+            .await
+            .unwrap();
+        h1.send(Message::text("over HTTP/1.1")).await.unwrap();
+        assert_eq!(
+            h1.recv().await.unwrap().unwrap(),
+            Message::text("over HTTP/1.1")
+        );
+        assert_eq!(versions.recv().await, Some(http::Version::HTTP_11));
+
+        let conn = connect(addr, Config::default()).await;
+        let mut h2a = conn.open_websocket(&url(addr, "/two"), &[]).await.unwrap();
+        let mut h2b = conn
+            .open_websocket(&url(addr, "/three"), &[])
+            .await
+            .unwrap();
+        for ws in [&mut h2a, &mut h2b] {
+            ws.send(Message::binary(payload(70_000, 5))).await.unwrap();
+            assert_eq!(
+                ws.recv().await.unwrap().unwrap(),
+                Message::binary(payload(70_000, 5))
+            );
+        }
+        assert_eq!(versions.recv().await, Some(http::Version::HTTP_2));
+        assert_eq!(versions.recv().await, Some(http::Version::HTTP_2));
+        h1.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(matches!(h1.recv().await, Some(Ok(Message::Close(_)))));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_fallback_answers_other_http2_requests() {
+    within(async {
+        let (addr, _versions) = auto_echo_server().await;
+        let health = http::Request::get("http://localhost/health")
+            .version(http::Version::HTTP_2)
+            .body(())
+            .unwrap();
+        assert_eq!(raw_request(addr, health).await, (200, "ok\n".to_owned()));
+        let other = http::Request::get("http://localhost/other")
+            .version(http::Version::HTTP_2)
+            .body(())
+            .unwrap();
+        assert_eq!(raw_request(addr, other).await.0, 400);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_inside_the_preface_is_dropped_at_the_handshake_timeout() {
+    within(async {
+        use tokio::io::AsyncWriteExt;
+        let config = Config::builder()
+            .handshake_timeout(Duration::from_millis(200))
+            .build();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            H2WebSocketServer::new(config)
+                .serve_auto(tcp, |_ws, _req| async {})
+                .await
+        });
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        let err = server.await.unwrap().unwrap_err();
+        assert!(matches!(err, Error::HandshakeTimeout), "{err}");
+    })
+    .await;
+}
