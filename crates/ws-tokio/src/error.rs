@@ -258,6 +258,9 @@ mod tests {
         let local = Error::from(rustls::Error::FailedToGetRandomBytes);
         assert_eq!(local.fault(), Fault::Local);
 
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Error>();
+
         // Other I/O errors, with or without a payload, stay I/O.
         let plain = Error::from(std::io::Error::other("reset"));
         assert!(matches!(plain, Error::Io(_)));

@@ -402,3 +402,44 @@ async fn ws_urls_are_refused_by_connect_tls_and_wss_urls_by_connect() {
     })
     .await;
 }
+
+/// Many servers close TCP without a TLS `close_notify`. Once the WebSocket close handshake
+/// is over, that truncation loses nothing: the stream ends cleanly.
+#[tokio::test]
+async fn a_server_that_closes_without_close_notify_after_the_close_handshake() {
+    within(TEST_TIMEOUT, async {
+        let (ca, cert) = localhost();
+        let (listener, addr) = listener().await;
+        let acceptor = cert.acceptor();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = acceptor.accept(tcp).await.expect("TLS handshake");
+            let mut peer = common::RawPeer {
+                tcp: tls,
+                buf: Vec::new(),
+                is_client: false,
+            };
+            let head = peer.read_head().await;
+            peer.write(common::switching_protocols(&head).as_bytes())
+                .await;
+            let close = peer.expect_frame().await;
+            assert_eq!(close.close_code(), Some(1000));
+            peer.send(true, common::OP_CLOSE, &close.payload).await;
+            // Drop the TCP connection under TLS: no close_notify.
+            let (tcp, _) = peer.tcp.into_inner();
+            drop(tcp);
+        });
+        let mut ws = connect_tls(&wss(addr, "/"), Config::default(), ca.client_config())
+            .await
+            .expect("client handshake");
+        ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+        match ws.recv().await {
+            Some(Ok(Message::Close(Some(reason)))) => assert_eq!(reason.code, CloseCode::NORMAL),
+            other => panic!("close reply: {other:?}"),
+        }
+        let end = ws.recv().await;
+        assert!(end.is_none(), "{end:?}");
+        server.await.unwrap();
+    })
+    .await;
+}
