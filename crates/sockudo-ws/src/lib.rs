@@ -74,6 +74,14 @@ pub mod axum {
     pub use ws_tokio::axum::*;
 }
 
+/// `wss://` with rustls (ring provider): `connect_tls`, `accept_tls`, `accept_tls_with`, and
+/// the `rustls` and `tokio_rustls` crates they use (feature `tls`). `examples/wss_echo.rs` is
+/// a whole server.
+#[cfg(feature = "tls")]
+pub mod tls {
+    pub use ws_tokio::tls::*;
+}
+
 /// The README's examples, compiled as doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

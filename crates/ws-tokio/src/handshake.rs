@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use ws_proto::extension::ExtensionNegotiator;
 use ws_proto::handshake::{
     self, Accept, ClientOptions, HandshakeLimits, HandshakeRequest, Refusal, Reject, RequestParser,
-    ResponseParser,
+    ResponseParser, WsUrl,
 };
 use ws_proto::{Config, Role};
 
@@ -47,7 +47,8 @@ fn limits(config: &Config) -> HandshakeLimits {
     }
 }
 
-async fn with_timeout<T>(
+/// Runs `fut` within `config.handshake_timeout` (no deadline when it is zero).
+pub(crate) async fn with_timeout<T>(
     config: &Config,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
@@ -134,7 +135,7 @@ where
 ///
 /// Cancel safety: as [`accept`].
 pub async fn accept_with<S, F>(
-    mut stream: S,
+    stream: S,
     config: Config,
     callback: F,
 ) -> Result<WebSocketStream<S>, Error>
@@ -144,7 +145,21 @@ where
 {
     config.validate()?;
     let cfg = config.clone();
-    with_timeout(&cfg, async move {
+    with_timeout(&cfg, server_handshake(stream, config, callback)).await
+}
+
+/// The server handshake of [`accept_with`] on a valid `config`, without its deadline (the
+/// caller runs it inside [`with_timeout`], with whatever comes before it, such as TLS).
+pub(crate) async fn server_handshake<S, F>(
+    mut stream: S,
+    config: Config,
+    callback: F,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&HandshakeRequest) -> Result<Accept, Reject>,
+{
+    {
         let mut buf = BytesMut::with_capacity(1024);
         let mut parser = RequestParser::new(limits(&config));
         let request = loop {
@@ -192,15 +207,14 @@ where
             WebSocketStream::from_parts(stream, Role::Server, config, buf, negotiated.extension);
         ws.set_subprotocol(negotiated.subprotocol);
         Ok(ws)
-    })
-    .await
+    }
 }
 /// Connect to `url` (`ws://host[:port]/path`) over TCP and run the client handshake.
 ///
 /// When `config.compression` is enabled, permessage-deflate is offered (see [`client_with`]).
 ///
-/// `wss://` needs TLS, which this function does not set up: open a TLS stream yourself and use
-/// [`client`].
+/// `wss://` needs TLS, which this function does not set up: use `tls::connect_tls` (feature
+/// `tls`), or open a TLS stream yourself and use [`client`].
 ///
 /// Cancel safety: not cancel safe (see [`accept`]).
 pub async fn connect(url: &str, config: Config) -> Result<WebSocketStream<TcpStream>, Error> {
@@ -208,7 +222,8 @@ pub async fn connect(url: &str, config: Config) -> Result<WebSocketStream<TcpStr
     let parsed = handshake::parse_ws_url(url)?;
     if parsed.tls {
         return Err(ws_proto::Error::InvalidInput(
-            "wss:// needs a TLS stream: connect one yourself and call ws_tokio::client",
+            "wss:// needs TLS: use ws_tokio::tls::connect_tls (feature `tls`), \
+             or connect a TLS stream yourself and call ws_tokio::client",
         )
         .into());
     }
@@ -241,7 +256,7 @@ where
 ///
 /// Cancel safety: not cancel safe (see [`accept`]).
 pub async fn client_with<S>(
-    mut stream: S,
+    stream: S,
     url: &str,
     config: Config,
     options: &ClientOptions<'_>,
@@ -252,12 +267,26 @@ where
     config.validate()?;
     let parsed = handshake::parse_ws_url(url)?;
     let cfg = config.clone();
+    with_timeout(&cfg, client_handshake(stream, &parsed, config, options)).await
+}
+
+/// The client handshake of [`client_with`] on a valid `config`, without its deadline (the
+/// caller runs it inside [`with_timeout`], with whatever comes before it, such as TCP and TLS).
+pub(crate) async fn client_handshake<S>(
+    mut stream: S,
+    parsed: &WsUrl,
+    config: Config,
+    options: &ClientOptions<'_>,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let negotiator = extension_negotiator(&config);
     let mut options = *options;
     if options.negotiator.is_none() {
         options.negotiator = negotiator.as_deref();
     }
-    with_timeout(&cfg, async move {
+    {
         let (client, request) =
             handshake::client_request(&parsed.host_header, &parsed.path_and_query, &options)?;
         stream.write_all(&request).await?;
@@ -280,6 +309,5 @@ where
             WebSocketStream::from_parts(stream, Role::Client, config, buf, accepted.extension);
         ws.set_subprotocol(accepted.subprotocol);
         Ok(ws)
-    })
-    .await
+    }
 }
