@@ -43,6 +43,11 @@ impl H2WebSocketClient {
         H2WebSocketClient { config }
     }
 
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Runs the HTTP/2 connection preface over `io` (cleartext with prior knowledge, or a TLS
     /// stream that negotiated ALPN `h2`), waits for the server's SETTINGS, and returns a
     /// handle that opens WebSockets on the connection. The connection runs in a task of its

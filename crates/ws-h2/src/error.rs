@@ -32,6 +32,10 @@ pub enum Error {
     /// [`serve_alpn`](crate::H2WebSocketServer::serve_alpn) failed, as
     /// [`ws_tokio::accept_with`] reports it.
     Http1(ws_tokio::Error),
+    /// TLS failed (feature `tls`): the peer's certificate did not verify, an alert, a
+    /// protocol error.
+    #[cfg(feature = "tls")]
+    Tls(ws_tokio::tls::rustls::Error),
 }
 
 impl Error {
@@ -53,6 +57,8 @@ impl Error {
             Error::Http2(_) => Fault::Local,
             Error::Io(_) => Fault::Io,
             Error::Http1(e) => e.fault(),
+            #[cfg(feature = "tls")]
+            Error::Tls(_) => Fault::Peer,
         }
     }
 }
@@ -70,6 +76,8 @@ impl fmt::Display for Error {
             Error::Http2(e) => write!(f, "HTTP/2: {e}"),
             Error::Io(e) => write!(f, "I/O: {e}"),
             Error::Http1(e) => write!(f, "HTTP/1.1: {e}"),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "TLS: {e}"),
         }
     }
 }
@@ -82,6 +90,8 @@ impl std::error::Error for Error {
             Error::Http2(e) => Some(e),
             Error::Io(e) => Some(e),
             Error::Http1(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
             Error::Refused(_) | Error::HandshakeTimeout | Error::ExtendedConnectDisabled => None,
         }
     }

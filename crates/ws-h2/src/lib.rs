@@ -28,6 +28,8 @@ mod client;
 mod error;
 mod server;
 mod stream;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use auto::{AnyStream, Rewind};
 pub use client::{H2Connection, H2WebSocketClient};
@@ -36,3 +38,5 @@ pub use error::Error;
 pub use h2;
 pub use server::H2WebSocketServer;
 pub use stream::H2Stream;
+#[cfg(feature = "tls")]
+pub use tls::{ALPN_H2, ALPN_HTTP11};
