@@ -23,8 +23,9 @@ const MAX_WRITE: usize = 64 << 10;
 ///
 /// Shutting the write half down (`AsyncWriteExt::shutdown`, which the WebSocket does after
 /// its close handshake) ends the stream with END_STREAM; the peer's END_STREAM reads as end of
-/// file. [`reset`](Self::reset) aborts the stream with RST_STREAM, and so does dropping it
-/// before both sides have ended it (`CANCEL`, sent by `h2`).
+/// file. Dropping the stream ends it the same way, after what was written (see `Drop`), and
+/// `h2` resets it if the peer is still sending; [`reset`](Self::reset) aborts it at once with
+/// RST_STREAM, discarding what was not sent yet.
 pub struct H2Stream {
     send: SendStream<Bytes>,
     recv: RecvStream,
@@ -120,6 +121,19 @@ impl AsyncRead for H2Stream {
     }
 }
 
+impl Drop for H2Stream {
+    /// Ends the stream as a TCP socket's close ends a connection: what was written goes out
+    /// first, then END_STREAM (a WebSocket dropped right after an error still delivers the
+    /// close frame the error queued). `h2` then resets the stream if the peer is still
+    /// sending (`NO_ERROR` from a server, after its complete response, which RFC 9113
+    /// section 8.1 tells clients not to treat as a failure; `CANCEL` from a client).
+    fn drop(&mut self) {
+        if !self.write_done {
+            let _ = self.send.send_data(Bytes::new(), true);
+        }
+    }
+}
+
 impl AsyncWrite for H2Stream {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -138,7 +152,13 @@ impl AsyncWrite for H2Stream {
         // (taken back by a window change) asks again. Bounded so that a misbehaving wake-up
         // loop yields to the runtime instead of spinning here.
         for _ in 0..4 {
-            let capacity = this.send.capacity();
+            let mut capacity = this.send.capacity();
+            if capacity == 0 {
+                // Assigned at once when the windows have room (h2 assigns in
+                // `reserve_capacity`), else later by the connection's task.
+                this.send.reserve_capacity(want);
+                capacity = this.send.capacity();
+            }
             if capacity > 0 {
                 let n = capacity.min(want);
                 this.send
@@ -146,7 +166,6 @@ impl AsyncWrite for H2Stream {
                     .map_err(to_io)?;
                 return Poll::Ready(Ok(n));
             }
-            this.send.reserve_capacity(want);
             match ready!(this.send.poll_capacity(cx)) {
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Poll::Ready(Err(to_io(e))),

@@ -670,3 +670,177 @@ async fn a_client_that_stops_inside_the_preface_is_dropped_at_the_handshake_time
     })
     .await;
 }
+
+#[tokio::test]
+async fn headers_beyond_the_configured_size_are_refused_and_the_connection_goes_on() {
+    within(async {
+        let config = Config::builder().max_handshake_header_bytes(4096).build();
+        let addr = echo_server(config).await;
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut big = connect_request("/", Some("websocket"), "13");
+        big.headers_mut()
+            .insert("x-padding", "a".repeat(8000).parse().unwrap());
+        let mut client = client.ready().await.unwrap();
+        let (response, _send) = client.send_request(big, false).unwrap();
+        match response.await {
+            Ok(response) => assert_eq!(response.status(), 431),
+            Err(e) => assert!(e.is_reset(), "{e}"),
+        }
+        // The same connection still serves a WebSocket of normal size.
+        let mut client = client.ready().await.unwrap();
+        let (response, _send) = client
+            .send_request(connect_request("/", Some("websocket"), "13"), false)
+            .unwrap();
+        assert_eq!(response.await.unwrap().status(), 200);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn too_many_header_lines_get_431() {
+    within(async {
+        let config = Config::builder().max_handshake_headers(8).build();
+        let addr = echo_server(config).await;
+        let mut request = connect_request("/", Some("websocket"), "13");
+        for i in 0..10 {
+            request.headers_mut().insert(
+                format!("x-h{i}").parse::<http::HeaderName>().unwrap(),
+                "v".parse().unwrap(),
+            );
+        }
+        assert_eq!(raw_request(addr, request).await.0, 431);
+    })
+    .await;
+}
+
+/// A masked client frame, written by hand (independent of ws-proto's encoder).
+fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![(u8::from(fin) << 7) | opcode];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// The unmasked server frames in `bytes`, (fin, opcode, payload) each; a trailing partial
+/// frame is left out.
+fn server_frames(mut bytes: &[u8]) -> Vec<(bool, u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while bytes.len() >= 2 {
+        let (fin, opcode) = (bytes[0] & 0x80 != 0, bytes[0] & 0x0f);
+        assert_eq!(bytes[1] & 0x80, 0, "server frames are not masked");
+        let (len, head) = match bytes[1] & 0x7f {
+            126 if bytes.len() >= 4 => (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])), 4),
+            127 if bytes.len() >= 10 => (
+                u64::from_be_bytes(bytes[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
+            126 | 127 => break,
+            n => (usize::from(n), 2),
+        };
+        if bytes.len() < head + len {
+            break;
+        }
+        frames.push((fin, opcode, bytes[head..head + len].to_vec()));
+        bytes = &bytes[head + len..];
+    }
+    frames
+}
+
+/// Opens a WebSocket on `addr` with a raw h2 client, sends `frames`, and returns every frame
+/// the server sends until it ends the stream (answering its close frame).
+async fn raw_websocket(addr: SocketAddr, frames: &[Vec<u8>]) -> Vec<(bool, u8, Vec<u8>)> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    let (response, mut send) = client
+        .send_request(connect_request("/", Some("websocket"), "13"), false)
+        .unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
+    for frame in frames {
+        send.send_data(Bytes::copy_from_slice(frame), false)
+            .unwrap();
+    }
+    let mut body = response.into_body();
+    let mut received = Vec::new();
+    let mut answered = false;
+    while let Some(chunk) = body.data().await {
+        let Ok(chunk) = chunk else { break };
+        let _ = body.flow_control().release_capacity(chunk.len());
+        received.extend_from_slice(&chunk);
+        if !answered && server_frames(&received).iter().any(|f| f.1 == 0x8) {
+            answered = true;
+            let _ = send.send_data(Bytes::from(client_frame(true, 0x8, &[0x03, 0xe8])), true);
+        }
+    }
+    server_frames(&received)
+}
+
+#[tokio::test]
+async fn fragmented_text_with_a_split_character_and_a_ping_between_fragments() {
+    within(async {
+        let addr = echo_server(Config::default()).await;
+        let text = "naïve café ☕ — done".as_bytes();
+        let split = text.iter().position(|&b| b == 0xe2).unwrap() + 1; // inside '☕'
+        let frames = [
+            client_frame(false, 0x1, &text[..split]),
+            client_frame(true, 0x9, b"are you there"),
+            client_frame(false, 0x0, &text[split..split + 2]),
+            client_frame(true, 0x0, &text[split + 2..]),
+            client_frame(true, 0x8, &[0x03, 0xe8]),
+        ];
+        let got = raw_websocket(addr, &frames).await;
+        assert_eq!(
+            got[0],
+            (true, 0xa, b"are you there".to_vec()),
+            "the pong first"
+        );
+        assert_eq!(got[1], (true, 0x1, text.to_vec()), "then the whole text");
+        assert_eq!(got[2].1, 0x8, "then the close reply");
+    })
+    .await;
+}
+
+/// The echo handler stops at the first error and drops its WebSocket: the close frame the
+/// error queued must still reach the peer (as it does over TCP).
+#[tokio::test]
+async fn invalid_utf8_in_a_text_message_closes_with_1007() {
+    within(async {
+        let addr = echo_server(Config::default()).await;
+        let frames = [
+            client_frame(false, 0x1, "ok so far ".as_bytes()),
+            client_frame(
+                true,
+                0x0,
+                &[0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xff, 0x80],
+            ),
+        ];
+        let got = raw_websocket(addr, &frames).await;
+        let close = got.iter().find(|f| f.1 == 0x8).expect("a close frame");
+        assert_eq!(u16::from_be_bytes([close.2[0], close.2[1]]), 1007);
+        assert!(
+            got.iter().all(|f| f.1 != 0x1),
+            "nothing of the bad text is echoed"
+        );
+    })
+    .await;
+}
