@@ -77,7 +77,7 @@
 //! | `http3` | no | [`h3`]: WebSocket over HTTP/3 (RFC 9220). **Not built yet** (issue #15): brings only the placeholder crate, which exposes nothing | `ws-h3` |
 //! | `io-uring` | no | [`uring`]: the io_uring transport, Linux only (a compile error on any other OS). **Not built yet** (issue #14): brings only the placeholder crate, which exposes nothing | `ws-uring` |
 //! | `all-transports` | no | `http2` + `http3` + `io-uring` | |
-//! | `full` | no | everything above | |
+//! | `full` | no | everything above (so, with `io-uring`, Linux only) | |
 //!
 //! The sans-IO core (`ws-proto`) is always there: [`Connection`], [`Config`], [`Message`],
 //! [`handshake`], [`extension`], the error types. `--no-default-features` leaves only it, for
