@@ -123,7 +123,8 @@
 //! browsers reach and that relies on cookies must check the `Origin` header in the
 //! [`accept_with`] callback: see the README's
 //! [Security: checking `Origin`](https://github.com/sockudo/sockudo-ws#security-checking-origin).
-//! The README also has the [feature flags](https://github.com/sockudo/sockudo-ws#features-of-the-facade),
+//! The README also has the
+//! [feature flags](https://github.com/sockudo/sockudo-ws#features-of-the-facade),
 //! [errors](https://github.com/sockudo/sockudo-ws#errors) and
 //! [performance](https://github.com/sockudo/sockudo-ws#performance) sections.
 #![cfg_attr(docsrs, feature(doc_cfg))]
