@@ -61,7 +61,7 @@
 //!
 //! [`WebSocketStream`] is also a `futures` `Stream` + `Sink`, splits into a reader and a
 //! writer for two tasks ([`WebSocketStream::split`]), and runs over any tokio byte stream
-//! ([`accept`] and [`client`] take any `AsyncRead + AsyncWrite`, e.g. a TLS stream). In axum,
+//! ([`accept`] and [`client`] take any `AsyncRead + AsyncWrite`; [`tls`] has `wss://`). In axum,
 //! the [`axum::WebSocketUpgrade`] extractor (feature `axum-integration`) does the same for
 //! HTTP/1.1 upgrades and HTTP/2 extended CONNECT (RFC 8441).
 //!
@@ -73,6 +73,7 @@
 //! | `tokio-runtime` | yes | [`WebSocketStream`], [`accept`], [`connect`], [`Error`]: WebSocket over any tokio byte stream | `ws-tokio` |
 //! | `permessage-deflate` | yes | [`deflate`]; [`accept`]/[`connect`] negotiate it when [`Config::compression`] is enabled | `ws-deflate` |
 //! | `axum-integration` | no | [`axum::WebSocketUpgrade`], an axum extractor (HTTP/1.1 upgrade and HTTP/2 extended CONNECT); turns on `tokio-runtime` | `ws-tokio` (its `axum` feature) |
+//! | `tls` | no | [`tls`]: `wss://` with rustls (ring): `connect_tls`, `accept_tls`, `accept_tls_with`; with `http2`, also `wss://` over HTTP/2; turns on `tokio-runtime` | `ws-tokio` (its `tls` feature), `ws-h2` (its `tls` feature) |
 //! | `http2` | no | [`h2`]: WebSocket over HTTP/2 (RFC 8441) as client and server; turns on `tokio-runtime` | `ws-h2` |
 //! | `http3` | no | [`h3`]: WebSocket over HTTP/3 (RFC 9220). **Not built yet** (issue #15): brings only the placeholder crate, which exposes nothing | `ws-h3` |
 //! | `io-uring` | no | [`uring`]: the io_uring transport, Linux only (a compile error on any other OS). **Not built yet** (issue #14): brings only the placeholder crate, which exposes nothing | `ws-uring` |
@@ -94,7 +95,7 @@
 //! | `ws-simd` | frame masking and UTF-8 validation: AVX-512 / AVX2 / SSE2 / NEON picked at run time, scalar fallback | (inside `ws-proto`) |
 //! | `ws-proto` | the sans-IO core: frames, messages, the close handshake, limits and timers (told `now`, never reading a clock), the opening handshake (one negotiation over `http` types, framed as an HTTP/1.1 upgrade or an HTTP/2 / HTTP/3 extended CONNECT), the extension hook | the crate root, [`handshake`], [`extension`] |
 //! | `ws-deflate` | permessage-deflate (RFC 7692) on `miniz_oxide`: negotiation in both roles, dedicated or per-thread shared compressors, bounded inflation | [`deflate`] |
-//! | `ws-tokio` | [`WebSocketStream`] over any `AsyncRead + AsyncWrite`: `Stream` + `Sink`, split / reunite, write corking, the timers; the axum extractor | the crate root, [`axum`] |
+//! | `ws-tokio` | [`WebSocketStream`] over any `AsyncRead + AsyncWrite`: `Stream` + `Sink`, split / reunite, write corking, the timers; the axum extractor; `wss://` with rustls | the crate root, [`axum`], [`tls`] |
 //! | `ws-h2` | the HTTP/2 transport (RFC 8441), on `h2` and `ws-tokio` | [`h2`] |
 //! | `ws-h3` | the HTTP/3 transport (RFC 9220): a placeholder today | [`h3`] |
 //! | `ws-uring` | the io_uring transport (Linux): a placeholder today | [`uring`] |
@@ -113,8 +114,9 @@
 //!   [`ConnectionError`] as `Error::Connection` and adds what only the transport meets: I/O, an
 //!   invalid opening handshake, a handshake refused with an HTTP status, the handshake timeout.
 //!
-//! The transports built on `ws-tokio` (`ws-h2`) report through their own error type, which
-//! carries these in turn.
+//! Over HTTP/2, serving or opening a WebSocket fails with [`h2::Error`] (which carries a
+//! [`ConnectionError`] too, and adds HTTP/2's own failures); once open, its messages fail with
+//! [`Error`], as over HTTP/1.1.
 //!
 //! # Configuration and security
 //!
@@ -203,6 +205,15 @@ pub use ws_tokio::{
 #[cfg_attr(docsrs, doc(cfg(feature = "axum-integration")))]
 pub mod axum {
     pub use ws_tokio::axum::*;
+}
+
+/// `wss://` with rustls (ring provider): `connect_tls`, `accept_tls`, `accept_tls_with`, and
+/// the `rustls` and `tokio_rustls` crates they use (feature `tls`). `examples/wss_echo.rs` is
+/// a whole server.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls {
+    pub use ws_tokio::tls::*;
 }
 
 /// `ws-h2`, the HTTP/2 transport (feature `http2`).

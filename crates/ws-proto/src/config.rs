@@ -219,6 +219,20 @@ pub struct Config {
     pub max_handshake_header_bytes: usize,
     /// Most header lines accepted in the opening handshake. Default 64.
     pub max_handshake_headers: usize,
+    /// HTTP/2: the flow-control window of each stream (WebSocket), in bytes: how much a peer
+    /// may send on one stream before this side has consumed it. Default 256 KiB; at most
+    /// 2^31 - 1.
+    pub http2_window_size: u32,
+    /// HTTP/2: the flow-control window of the whole connection, in bytes, shared by its
+    /// streams: what a peer may have in flight to this side at once. Default 1 MiB; at least
+    /// 65,535 (the protocol's initial window), at least `http2_window_size`, and at most
+    /// 2^31 - 1. Data received on a stream counts against this window until the application
+    /// reads it, so each stream whose reader stalls holds up to one stream window of it: keep
+    /// it a few stream windows wide.
+    pub http2_connection_window_size: u32,
+    /// HTTP/2: most concurrent streams (WebSockets) a peer may open on one connection
+    /// (`SETTINGS_MAX_CONCURRENT_STREAMS`). Default 100.
+    pub http2_max_streams: u32,
 }
 
 impl Default for Config {
@@ -241,6 +255,9 @@ impl Default for Config {
             read_buffer_size: 8 << 10,
             max_handshake_header_bytes: 8 << 10,
             max_handshake_headers: 64,
+            http2_window_size: 256 << 10,
+            http2_connection_window_size: 1 << 20,
+            http2_max_streams: 100,
         }
     }
 }
@@ -368,6 +385,21 @@ impl ConfigBuilder {
         self.config.max_handshake_headers = count;
         self
     }
+    /// Sets [`Config::http2_window_size`].
+    pub fn http2_window_size(mut self, bytes: u32) -> Self {
+        self.config.http2_window_size = bytes;
+        self
+    }
+    /// Sets [`Config::http2_connection_window_size`].
+    pub fn http2_connection_window_size(mut self, bytes: u32) -> Self {
+        self.config.http2_connection_window_size = bytes;
+        self
+    }
+    /// Sets [`Config::http2_max_streams`].
+    pub fn http2_max_streams(mut self, streams: u32) -> Self {
+        self.config.http2_max_streams = streams;
+        self
+    }
     /// The finished configuration, as set. It is not checked here (so that the README's
     /// snippets stay one expression); the transports check it with [`Config::validate`] and
     /// refuse an invalid one. Use [`ConfigBuilder::try_build`] to learn at once.
@@ -486,7 +518,42 @@ impl Config {
                 ));
             }
         }
+        self.validate_http2()?;
         self.deflate.validate()
+    }
+
+    /// The largest HTTP/2 flow-control window (RFC 9113, section 6.9.1).
+    pub const MAX_HTTP2_WINDOW: u32 = (1 << 31) - 1;
+
+    fn validate_http2(&self) -> Result<(), ConfigError> {
+        if self.http2_window_size == 0 {
+            return Err(ConfigError::new("http2_window_size", "must be at least 1"));
+        }
+        if self.http2_window_size > Self::MAX_HTTP2_WINDOW {
+            return Err(ConfigError::new("http2_window_size", "above 2^31 - 1"));
+        }
+        if self.http2_connection_window_size < 65_535 {
+            return Err(ConfigError::new(
+                "http2_connection_window_size",
+                "below 65,535 (a connection window can only grow from there)",
+            ));
+        }
+        if self.http2_connection_window_size > Self::MAX_HTTP2_WINDOW {
+            return Err(ConfigError::new(
+                "http2_connection_window_size",
+                "above 2^31 - 1",
+            ));
+        }
+        if self.http2_connection_window_size < self.http2_window_size {
+            return Err(ConfigError::new(
+                "http2_connection_window_size",
+                "below http2_window_size (one stream that stops reading would stall the others)",
+            ));
+        }
+        if self.http2_max_streams == 0 {
+            return Err(ConfigError::new("http2_max_streams", "must be at least 1"));
+        }
+        Ok(())
     }
 }
 
@@ -502,7 +569,7 @@ mod tests {
 
     #[test]
     fn every_invalid_field_is_named() {
-        let cases: [(ConfigBuilder, &str); 15] = [
+        let cases: [(ConfigBuilder, &str); 21] = [
             (Config::builder().max_message_size(0), "max_message_size"),
             (
                 Config::builder().max_frame_size(128 << 20),
@@ -526,6 +593,24 @@ mod tests {
             (
                 Config::builder().close_timeout(Duration::ZERO),
                 "close_timeout",
+            ),
+            (Config::builder().http2_window_size(0), "http2_window_size"),
+            (
+                Config::builder().http2_window_size(1 << 31),
+                "http2_window_size",
+            ),
+            (
+                Config::builder().http2_connection_window_size(65_534),
+                "http2_connection_window_size",
+            ),
+            (
+                Config::builder().http2_connection_window_size(u32::MAX),
+                "http2_connection_window_size",
+            ),
+            (Config::builder().http2_max_streams(0), "http2_max_streams"),
+            (
+                Config::builder().http2_window_size(2 << 20),
+                "http2_connection_window_size",
             ),
             (
                 Config::builder().ping_interval(Duration::ZERO),
@@ -634,6 +719,9 @@ mod tests {
         assert_eq!(c.ping_interval, Duration::from_secs(30));
         assert_eq!(c.write_buffer_size, 16 * 1024);
         assert_eq!(c.send_timeout, Duration::from_secs(30));
+        assert_eq!(c.http2_window_size, 256 * 1024);
+        assert_eq!(c.http2_connection_window_size, 1024 * 1024);
+        assert_eq!(c.http2_max_streams, 100);
     }
 
     #[test]

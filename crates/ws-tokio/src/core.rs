@@ -127,7 +127,7 @@ where
             && let Poll::Ready(Err(e)) = self.poll_write_with(cx, write_waker)
         {
             self.io_done = true;
-            return Err(Error::Io(e));
+            return Err(Error::from(e));
         }
         Ok(())
     }
@@ -182,7 +182,7 @@ where
                 Poll::Ready(Err(e)) => {
                     self.finished = true;
                     self.io_done = true;
-                    return Poll::Ready(Some(Err(Error::Io(e))));
+                    return Poll::Ready(Some(Err(Error::from(e))));
                 }
                 Poll::Pending => {}
             }
@@ -532,6 +532,6 @@ where
 
     fn io_error(&mut self, e: io::Error) -> Error {
         self.io_done = true;
-        Error::Io(e)
+        Error::from(e)
     }
 }

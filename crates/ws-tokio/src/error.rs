@@ -1,5 +1,5 @@
 //! The transport's error: the connection's ([`ws_proto::Error`]) plus what only a transport
-//! meets (I/O, the opening handshake, its deadline).
+//! meets (I/O, TLS, the opening handshake, its deadline).
 
 use std::fmt;
 use ws_proto::handshake::HandshakeError;
@@ -44,12 +44,26 @@ pub enum Error {
     HandshakeTimeout,
     /// The transport failed (reset, broken pipe, end of stream during the handshake, ...).
     Io(std::io::Error),
+    /// TLS failed (feature `tls`): during the TLS handshake of
+    /// [`tls::connect_tls`](crate::tls::connect_tls) or [`tls::accept_tls`](crate::tls::accept_tls)
+    /// (a certificate that fails verification, an alert from the peer, no common protocol
+    /// version or cipher suite, ...) or later on the stream (a record that fails to decrypt).
+    ///
+    /// Every I/O error that carries a [`rustls::Error`] (tokio-rustls reports them as
+    /// [`std::io::ErrorKind::InvalidData`]) becomes this variant, whichever stream it came
+    /// from; plain I/O failures under TLS (a reset, an end of stream mid-handshake) stay
+    /// [`Error::Io`]. [`Error::fault`] says who was wrong: [`Fault::Peer`] for what the peer
+    /// presented or sent (its certificate, an alert, an invalid or undecryptable message, an
+    /// incompatible offer), [`Fault::Local`] for this side's configuration or environment
+    /// (its clock, its random source, an invalid revocation list, ...).
+    #[cfg(feature = "tls")]
+    Tls(rustls::Error),
 }
 
 impl Error {
     /// Who was at fault: the connection error's fault; the peer for an invalid handshake from
     /// it or a handshake that timed out; this side for a refused handshake or an invalid URL;
-    /// the transport for I/O.
+    /// the transport for I/O; for TLS, see `Error::Tls` (feature `tls`).
     pub fn fault(&self) -> Fault {
         match self {
             Error::Connection(e) => e.fault(),
@@ -57,6 +71,8 @@ impl Error {
             Error::Handshake(_) | Error::Refused(_) => Fault::Local,
             Error::HandshakeTimeout => Fault::Peer,
             Error::Io(_) => Fault::Io,
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => tls_fault(e),
         }
     }
 
@@ -99,6 +115,8 @@ impl fmt::Display for Error {
             Error::Refused(status) => write!(f, "handshake refused with HTTP status {status}"),
             Error::HandshakeTimeout => f.write_str("the opening handshake timed out"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "TLS error: {e}"),
         }
     }
 }
@@ -110,6 +128,8 @@ impl std::error::Error for Error {
             Error::Connection(e) => e.source(),
             Error::Handshake(e) => Some(e),
             Error::Io(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
             Error::Refused(_) | Error::HandshakeTimeout => None,
         }
     }
@@ -121,9 +141,48 @@ impl From<ws_proto::Error> for Error {
     }
 }
 
+/// [`Error::Io`], or (feature `tls`) `Error::Tls` when the I/O error carries a
+/// `rustls::Error`.
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Error::Tls(tls.clone());
+        }
         Error::Io(e)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<rustls::Error> for Error {
+    fn from(e: rustls::Error) -> Self {
+        Error::Tls(e)
+    }
+}
+
+/// Whose fault a TLS error is: this side's configuration or environment, or else the peer
+/// (what it presented, sent or offered).
+#[cfg(feature = "tls")]
+fn tls_fault(e: &rustls::Error) -> Fault {
+    use rustls::Error as E;
+    match e {
+        E::EncryptError
+        | E::InvalidCertRevocationList(_)
+        | E::General(_)
+        | E::FailedToGetCurrentTime
+        | E::FailedToGetRandomBytes
+        | E::HandshakeNotComplete
+        | E::BadMaxFragmentSize
+        | E::InconsistentKeys(_)
+        | E::UnsupportedNameType
+        | E::Other(_) => Fault::Local,
+        // The peer's certificate, an alert it sent, a message it sent that is invalid,
+        // unexpected or undecryptable, an offer with nothing in common with ours (and any
+        // variant a later rustls adds: most of them are about the peer).
+        _ => Fault::Peer,
     }
 }
 
@@ -169,6 +228,43 @@ mod tests {
             Error::from(ws_proto::Error::Timeout(TimeoutKind::Pong)).timeout_kind(),
             Some(TimeoutKind::Pong)
         );
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_errors_out_of_io_errors_and_their_faults() {
+        use rustls::{AlertDescription, CertificateError};
+
+        // tokio-rustls reports a rustls error inside an InvalidData I/O error.
+        let bad_cert = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let e = Error::from(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            bad_cert.clone(),
+        ));
+        assert!(
+            matches!(&e, Error::Tls(inner) if *inner == bad_cert),
+            "{e:?}"
+        );
+        assert_eq!(e.fault(), Fault::Peer);
+        assert_eq!(e.close_code(), None);
+        assert!(e.is_fatal());
+        assert_eq!(e.to_string(), format!("TLS error: {bad_cert}"));
+        assert_eq!(e.source().unwrap().to_string(), bad_cert.to_string());
+
+        let alert = Error::from(rustls::Error::AlertReceived(
+            AlertDescription::HandshakeFailure,
+        ));
+        assert_eq!(alert.fault(), Fault::Peer);
+        let local = Error::from(rustls::Error::FailedToGetRandomBytes);
+        assert_eq!(local.fault(), Fault::Local);
+
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Error>();
+
+        // Other I/O errors, with or without a payload, stay I/O.
+        let plain = Error::from(std::io::Error::other("reset"));
+        assert!(matches!(plain, Error::Io(_)));
+        assert_eq!(plain.fault(), Fault::Io);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use ws_proto::extension::ExtensionNegotiator;
 use ws_proto::handshake::{
     self, Accept, ClientOptions, HandshakeLimits, HandshakeRequest, Refusal, Reject, RequestParser,
-    ResponseParser,
+    ResponseParser, WsUrl,
 };
 use ws_proto::{Config, Role};
 
@@ -21,8 +21,17 @@ use crate::WebSocketStream;
 /// The extension negotiator for `config`: permessage-deflate in `config.compression`'s mode
 /// with the settings of `config.deflate` (feature `deflate`, on by default), or none when
 /// compression is disabled. Every entry point (accept, accept_with, client_with, the axum
-/// extractor) builds its negotiator here.
-pub(crate) fn extension_negotiator(config: &Config) -> Option<Box<dyn ExtensionNegotiator>> {
+/// extractor, and the HTTP/2 and HTTP/3 transports built on this crate) builds its negotiator
+/// here.
+///
+/// ```
+/// use ws_tokio::{Compression, Config, extension_negotiator};
+///
+/// assert!(extension_negotiator(&Config::default()).is_none());
+/// let deflate = Config::builder().compression(Compression::Shared).build();
+/// assert_eq!(extension_negotiator(&deflate).is_some(), cfg!(feature = "deflate"));
+/// ```
+pub fn extension_negotiator(config: &Config) -> Option<Box<dyn ExtensionNegotiator>> {
     #[cfg(feature = "deflate")]
     if let Some(deflate) = ws_deflate::DeflateNegotiator::for_config(config) {
         return Some(Box::new(deflate));
@@ -38,7 +47,8 @@ fn limits(config: &Config) -> HandshakeLimits {
     }
 }
 
-async fn with_timeout<T>(
+/// Runs `fut` within `config.handshake_timeout` (no deadline when it is zero).
+pub(crate) async fn with_timeout<T>(
     config: &Config,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
@@ -125,7 +135,7 @@ where
 ///
 /// Cancel safety: as [`accept`].
 pub async fn accept_with<S, F>(
-    mut stream: S,
+    stream: S,
     config: Config,
     callback: F,
 ) -> Result<WebSocketStream<S>, Error>
@@ -135,7 +145,21 @@ where
 {
     config.validate()?;
     let cfg = config.clone();
-    with_timeout(&cfg, async move {
+    with_timeout(&cfg, server_handshake(stream, config, callback)).await
+}
+
+/// The server handshake of [`accept_with`] on a valid `config`, without its deadline (the
+/// caller runs it inside [`with_timeout`], with whatever comes before it, such as TLS).
+pub(crate) async fn server_handshake<S, F>(
+    mut stream: S,
+    config: Config,
+    callback: F,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&HandshakeRequest) -> Result<Accept, Reject>,
+{
+    {
         let mut buf = BytesMut::with_capacity(1024);
         let mut parser = RequestParser::new(limits(&config));
         let request = loop {
@@ -183,15 +207,14 @@ where
             WebSocketStream::from_parts(stream, Role::Server, config, buf, negotiated.extension);
         ws.set_subprotocol(negotiated.subprotocol);
         Ok(ws)
-    })
-    .await
+    }
 }
 /// Connect to `url` (`ws://host[:port]/path`) over TCP and run the client handshake.
 ///
 /// When `config.compression` is enabled, permessage-deflate is offered (see [`client_with`]).
 ///
-/// `wss://` needs TLS, which this function does not set up: open a TLS stream yourself and use
-/// [`client`].
+/// `wss://` needs TLS, which this function does not set up: use `tls::connect_tls` (feature
+/// `tls`), or open a TLS stream yourself and use [`client`].
 ///
 /// Cancel safety: not cancel safe (see [`accept`]).
 pub async fn connect(url: &str, config: Config) -> Result<WebSocketStream<TcpStream>, Error> {
@@ -199,7 +222,8 @@ pub async fn connect(url: &str, config: Config) -> Result<WebSocketStream<TcpStr
     let parsed = handshake::parse_ws_url(url)?;
     if parsed.tls {
         return Err(ws_proto::Error::InvalidInput(
-            "wss:// needs a TLS stream: connect one yourself and call ws_tokio::client",
+            "wss:// needs TLS: use ws_tokio::tls::connect_tls (feature `tls`), \
+             or connect a TLS stream yourself and call ws_tokio::client",
         )
         .into());
     }
@@ -232,7 +256,7 @@ where
 ///
 /// Cancel safety: not cancel safe (see [`accept`]).
 pub async fn client_with<S>(
-    mut stream: S,
+    stream: S,
     url: &str,
     config: Config,
     options: &ClientOptions<'_>,
@@ -243,12 +267,26 @@ where
     config.validate()?;
     let parsed = handshake::parse_ws_url(url)?;
     let cfg = config.clone();
+    with_timeout(&cfg, client_handshake(stream, &parsed, config, options)).await
+}
+
+/// The client handshake of [`client_with`] on a valid `config`, without its deadline (the
+/// caller runs it inside [`with_timeout`], with whatever comes before it, such as TCP and TLS).
+pub(crate) async fn client_handshake<S>(
+    mut stream: S,
+    parsed: &WsUrl,
+    config: Config,
+    options: &ClientOptions<'_>,
+) -> Result<WebSocketStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let negotiator = extension_negotiator(&config);
     let mut options = *options;
     if options.negotiator.is_none() {
         options.negotiator = negotiator.as_deref();
     }
-    with_timeout(&cfg, async move {
+    {
         let (client, request) =
             handshake::client_request(&parsed.host_header, &parsed.path_and_query, &options)?;
         stream.write_all(&request).await?;
@@ -271,6 +309,5 @@ where
             WebSocketStream::from_parts(stream, Role::Client, config, buf, accepted.extension);
         ws.set_subprotocol(accepted.subprotocol);
         Ok(ws)
-    })
-    .await
+    }
 }

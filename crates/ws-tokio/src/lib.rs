@@ -2,9 +2,9 @@
 //!
 //! The protocol lives in `ws-proto`'s sans-IO [`Connection`](ws_proto::Connection); this crate
 //! only moves bytes between it and a tokio byte stream, and turns its deadlines into one tokio
-//! timer. Any tokio byte stream works under it (TCP, TLS, a tunnel); the HTTP/2 and HTTP/3
-//! transports are to be byte streams too, and io_uring (whose owned-buffer I/O is not
-//! `AsyncRead`) an adapter to one.
+//! timer. Any tokio byte stream works under it (TCP, TLS, a tunnel; the `tls` module, feature
+//! `tls`, sets up `wss://` with rustls); the HTTP/2 and HTTP/3 transports are to be byte
+//! streams too, and io_uring (whose owned-buffer I/O is not `AsyncRead`) an adapter to one.
 //!
 //! How a connection ends (close frame, shutdown, reading until the peer's end, all bounded by
 //! `close_timeout`) is decided by the connection
@@ -28,9 +28,11 @@ mod error;
 mod handshake;
 mod split;
 mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use error::Error;
-pub use handshake::{accept, accept_with, client, client_with, connect};
+pub use handshake::{accept, accept_with, client, client_with, connect, extension_negotiator};
 pub use split::{ReuniteError, SplitReader, SplitWriter};
 pub use stream::{WebSocketStream, reunite};
 /// How the WebSocket connection itself fails (`ws_proto::Error`): carried in [`Error::Connection`].

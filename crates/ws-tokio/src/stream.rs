@@ -194,8 +194,10 @@ where
         self.core.subprotocol.as_deref()
     }
 
-    /// Records the subprotocol the handshake selected.
-    pub(crate) fn set_subprotocol(&mut self, subprotocol: Option<String>) {
+    /// Records the subprotocol the handshake selected, for a transport that runs its own
+    /// opening handshake (HTTP/2, HTTP/3) and builds the stream with
+    /// [`from_parts`](Self::from_parts); [`subprotocol`](Self::subprotocol) reports it.
+    pub fn set_subprotocol(&mut self, subprotocol: Option<String>) {
         self.core.subprotocol = subprotocol;
     }
 

@@ -6,7 +6,7 @@ use super::{
     HandshakeError, base64, check_extra_headers, generate_accept_key, header_len, is_header_value,
     is_token, parse_extensions, put_header,
 };
-use crate::extension::{Extension, ExtensionNegotiator};
+use crate::extension::{Extension, ExtensionNegotiator, ExtensionOffer};
 use bytes::{Bytes, BytesMut};
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -121,40 +121,7 @@ pub fn client_request_with_key(
         ));
     }
     let protocols = opts.subprotocols;
-    if !protocols.iter().all(|p| is_token(p))
-        || protocols
-            .iter()
-            .enumerate()
-            .any(|(i, p)| protocols[..i].contains(p))
-    {
-        return Err(HandshakeError::InvalidInput(
-            "subprotocols must be distinct tokens",
-        ));
-    }
-    if let Some(origin) = opts.origin
-        && (origin.is_empty() || !is_header_value(origin))
-    {
-        return Err(HandshakeError::InvalidInput("invalid Origin value"));
-    }
-    check_extra_headers(opts.extra_headers)?;
-    let offer = opts
-        .negotiator
-        .and_then(|n| n.client_offer())
-        .filter(|offer| !offer.is_empty());
-    let mut extensions: Vec<String> = Vec::new();
-    if let Some(offer) = &offer {
-        let offers = parse_extensions(offer)
-            .ok()
-            .filter(|_| is_header_value(offer))
-            .ok_or(HandshakeError::InvalidInput(
-                "the negotiator's offer is not a valid Sec-WebSocket-Extensions value",
-            ))?;
-        for o in offers {
-            if !extensions.contains(&o.name) {
-                extensions.push(o.name);
-            }
-        }
-    }
+    let (offer, extensions) = check_options(opts)?;
 
     let key = base64::encode(&nonce);
     let protocol_list = protocols.join(", ");
@@ -286,33 +253,237 @@ impl ClientHandshake {
             _ => return Err(HandshakeError::BadAccept),
         }
 
-        let mut protocols = resp.header_all("sec-websocket-protocol");
-        let subprotocol = match (protocols.next(), protocols.next()) {
-            (None | Some(""), None) => None,
-            (Some(p), None) if self.subprotocols.iter().any(|offered| offered == p) => {
-                Some(p.to_owned())
-            }
-            _ => return Err(HandshakeError::UnexpectedSubprotocol),
-        };
-
-        let answers = resp.extension_offers()?;
-        if answers
-            .iter()
-            .any(|answer| !self.extensions.contains(&answer.name))
-        {
-            return Err(HandshakeError::UnexpectedExtension);
-        }
-        let extension = match negotiator {
-            Some(negotiator) if !self.extensions.is_empty() => {
-                negotiator.client_accept(&answers)?
-            }
-            _ if answers.is_empty() => None,
-            _ => return Err(HandshakeError::UnexpectedExtension),
-        };
-
-        Ok(ClientAccepted {
-            subprotocol,
-            extension,
-        })
+        accept_answer(
+            &self.subprotocols,
+            &self.extensions,
+            resp.header_all("sec-websocket-protocol"),
+            resp.extension_offers()?,
+            negotiator,
+        )
     }
+}
+
+/// Checks what every client shell sends beside its framing: distinct token subprotocols, a valid
+/// `Origin`, valid extra headers, and the negotiator's offer. Returns the offer (if any) and the
+/// names of the extensions it offers.
+fn check_options(
+    opts: &ClientOptions<'_>,
+) -> Result<(Option<String>, Vec<String>), HandshakeError> {
+    let protocols = opts.subprotocols;
+    if !protocols.iter().all(|p| is_token(p))
+        || protocols
+            .iter()
+            .enumerate()
+            .any(|(i, p)| protocols[..i].contains(p))
+    {
+        return Err(HandshakeError::InvalidInput(
+            "subprotocols must be distinct tokens",
+        ));
+    }
+    if let Some(origin) = opts.origin
+        && (origin.is_empty() || !is_header_value(origin))
+    {
+        return Err(HandshakeError::InvalidInput("invalid Origin value"));
+    }
+    check_extra_headers(opts.extra_headers)?;
+    let offer = opts
+        .negotiator
+        .and_then(|n| n.client_offer())
+        .filter(|offer| !offer.is_empty());
+    let mut extensions: Vec<String> = Vec::new();
+    if let Some(offer) = &offer {
+        let offers = parse_extensions(offer)
+            .ok()
+            .filter(|_| is_header_value(offer))
+            .ok_or(HandshakeError::InvalidInput(
+                "the negotiator's offer is not a valid Sec-WebSocket-Extensions value",
+            ))?;
+        for o in offers {
+            if !extensions.contains(&o.name) {
+                extensions.push(o.name);
+            }
+        }
+    }
+    Ok((offer, extensions))
+}
+
+/// The server's answer, the same check for every shell: `Sec-WebSocket-Protocol` absent (or
+/// empty) or exactly one offered name; every `Sec-WebSocket-Extensions` element an offered
+/// extension, handed to the negotiator when one was offered.
+fn accept_answer<'a>(
+    offered_subprotocols: &[String],
+    offered_extensions: &[String],
+    mut protocols: impl Iterator<Item = &'a str>,
+    answers: Vec<ExtensionOffer>,
+    negotiator: Option<&dyn ExtensionNegotiator>,
+) -> Result<ClientAccepted, HandshakeError> {
+    let subprotocol = match (protocols.next(), protocols.next()) {
+        (None | Some(""), None) => None,
+        (Some(p), None) if offered_subprotocols.iter().any(|offered| offered == p) => {
+            Some(p.to_owned())
+        }
+        _ => return Err(HandshakeError::UnexpectedSubprotocol),
+    };
+    if answers
+        .iter()
+        .any(|answer| !offered_extensions.contains(&answer.name))
+    {
+        return Err(HandshakeError::UnexpectedExtension);
+    }
+    let extension = match negotiator {
+        Some(negotiator) if !offered_extensions.is_empty() => negotiator.client_accept(&answers)?,
+        _ if answers.is_empty() => None,
+        _ => return Err(HandshakeError::UnexpectedExtension),
+    };
+    Ok(ClientAccepted {
+        subprotocol,
+        extension,
+    })
+}
+
+/// The client's half of an extended CONNECT (RFC 8441 for HTTP/2, RFC 9220 for HTTP/3) in
+/// progress: remembers what was offered and checks the server's response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtendedConnectHandshake {
+    subprotocols: Vec<String>,
+    extensions: Vec<String>,
+}
+
+/// Builds an extended CONNECT request for `version` (HTTP/2 or HTTP/3): method `CONNECT`, the
+/// URI `scheme://authority/path_and_query` (so that `:scheme`, `:authority` and `:path` follow
+/// from it), `Sec-WebSocket-Version: 13`, then `Origin`, `Sec-WebSocket-Protocol`,
+/// `Sec-WebSocket-Extensions` and the extra headers of `opts`. There is no key, `Upgrade` or
+/// `Connection`. The transport adds the `:protocol = websocket` pseudo-header in its own way
+/// (`http` has no field for it).
+///
+/// Fails with [`HandshakeError::InvalidInput`] for what [`client_request`] refuses, a version
+/// other than HTTP/2 or HTTP/3, or an authority or path that do not make a URI.
+///
+/// ```
+/// use ws_proto::handshake::{ClientOptions, extended_connect_request};
+///
+/// let opts = ClientOptions { subprotocols: &["chat"], ..Default::default() };
+/// let (_, request) =
+///     extended_connect_request(http::Version::HTTP_2, "https", "example.com", "/chat", &opts)?;
+/// assert_eq!(request.method(), http::Method::CONNECT);
+/// assert_eq!(request.uri(), "https://example.com/chat");
+/// assert_eq!(request.headers()["sec-websocket-version"], "13");
+/// assert_eq!(request.headers()["sec-websocket-protocol"], "chat");
+/// # Ok::<(), ws_proto::handshake::HandshakeError>(())
+/// ```
+pub fn extended_connect_request(
+    version: http::Version,
+    scheme: &str,
+    authority: &str,
+    path_and_query: &str,
+    opts: &ClientOptions<'_>,
+) -> Result<(ExtendedConnectHandshake, http::Request<()>), HandshakeError> {
+    if version != http::Version::HTTP_2 && version != http::Version::HTTP_3 {
+        return Err(HandshakeError::InvalidInput(
+            "extended CONNECT needs HTTP/2 or HTTP/3",
+        ));
+    }
+    if !path_and_query.starts_with('/') {
+        return Err(HandshakeError::InvalidInput("path must start with `/`"));
+    }
+    let (offer, extensions) = check_options(opts)?;
+    let uri = http::Uri::builder()
+        .scheme(scheme)
+        .authority(authority)
+        .path_and_query(path_and_query)
+        .build()
+        .map_err(|_| HandshakeError::InvalidInput("scheme, authority or path is not a URI"))?;
+    let mut request = http::Request::new(());
+    *request.method_mut() = http::Method::CONNECT;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
+    let headers = request.headers_mut();
+    let value = |v: &str| {
+        http::HeaderValue::from_str(v).map_err(|_| HandshakeError::InvalidInput("header value"))
+    };
+    headers.insert(
+        http::header::SEC_WEBSOCKET_VERSION,
+        http::HeaderValue::from_static("13"),
+    );
+    if let Some(origin) = opts.origin {
+        headers.insert(http::header::ORIGIN, value(origin)?);
+    }
+    if !opts.subprotocols.is_empty() {
+        headers.insert(
+            http::header::SEC_WEBSOCKET_PROTOCOL,
+            value(&opts.subprotocols.join(", "))?,
+        );
+    }
+    if let Some(offer) = &offer {
+        headers.insert(http::header::SEC_WEBSOCKET_EXTENSIONS, value(offer)?);
+    }
+    for (name, v) in opts.extra_headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| HandshakeError::InvalidInput("header name"))?;
+        headers.append(name, value(v)?);
+    }
+    let handshake = ExtendedConnectHandshake {
+        subprotocols: opts.subprotocols.iter().map(|p| (*p).to_owned()).collect(),
+        extensions,
+    };
+    Ok((handshake, request))
+}
+
+impl ExtendedConnectHandshake {
+    /// Checks the server's response to the extended CONNECT: a 2xx status
+    /// ([`HandshakeError::BadStatus`] otherwise: RFC 8441 section 5 takes any 2xx as success),
+    /// then the subprotocol and extensions as in [`ClientHandshake::validate_response`].
+    ///
+    /// ```
+    /// use ws_proto::handshake::{ClientOptions, HandshakeError, extended_connect_request};
+    ///
+    /// let opts = ClientOptions { subprotocols: &["chat"], ..Default::default() };
+    /// let (handshake, _) =
+    ///     extended_connect_request(http::Version::HTTP_2, "https", "h", "/", &opts)?;
+    /// let ok = http::Response::builder().status(200).header("sec-websocket-protocol", "chat");
+    /// let accepted = handshake.validate_response(&ok.body(()).unwrap(), None)?;
+    /// assert_eq!(accepted.subprotocol.as_deref(), Some("chat"));
+    /// let refused = http::Response::builder().status(403).body(()).unwrap();
+    /// assert_eq!(
+    ///     handshake.validate_response(&refused, None).unwrap_err(),
+    ///     HandshakeError::BadStatus(403),
+    /// );
+    /// # Ok::<(), HandshakeError>(())
+    /// ```
+    pub fn validate_response<B>(
+        &self,
+        resp: &http::Response<B>,
+        negotiator: Option<&dyn ExtensionNegotiator>,
+    ) -> Result<ClientAccepted, HandshakeError> {
+        if !resp.status().is_success() {
+            return Err(HandshakeError::BadStatus(resp.status().as_u16()));
+        }
+        let protocols = resp
+            .headers()
+            .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .map(header_text)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut answers = Vec::new();
+        for value in resp
+            .headers()
+            .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS)
+        {
+            answers.extend(parse_extensions(header_text(value)?)?);
+        }
+        accept_answer(
+            &self.subprotocols,
+            &self.extensions,
+            protocols.into_iter(),
+            answers,
+            negotiator,
+        )
+    }
+}
+
+/// A response header's value as text, without surrounding whitespace.
+fn header_text(value: &http::HeaderValue) -> Result<&str, HandshakeError> {
+    std::str::from_utf8(value.as_bytes())
+        .map(|s| s.trim_matches([' ', '\t']))
+        .map_err(|_| HandshakeError::Malformed("a handshake header is not UTF-8 text"))
 }

@@ -62,7 +62,8 @@ mod server;
 mod url;
 
 pub use client::{
-    ClientAccepted, ClientHandshake, ClientOptions, client_request, client_request_with_key,
+    ClientAccepted, ClientHandshake, ClientOptions, ExtendedConnectHandshake, client_request,
+    client_request_with_key, extended_connect_request,
 };
 pub use negotiate::{
     Accept, HandshakeRequest, Negotiated, Refusal, Reject, is_extended_connect, negotiate,

@@ -7,7 +7,11 @@
 //!   encoded and decoded here, independently of `ws_proto::frame`, so the code under test is
 //!   never checked against itself.
 //! - Deterministic payloads of any size (text and binary).
+//! - [`tls`] (feature `tls`): test certificates and rustls configs for `wss://`.
 #![allow(dead_code, unreachable_pub)]
+
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,10 +1,15 @@
 // Interop: Node's `ws` as a client against a sockudo-ws echo server.
 //
 // Usage: node node_client.mjs ws://127.0.0.1:PORT/path
+//        node node_client.mjs wss://127.0.0.1:PORT/path CA.pem
+//
+// For wss://, the server's certificate is verified against the CA in CA.pem alone (and for
+// the URL's host).
 //
 // Sends a text and a binary message of every size in SIZES, checks each echo (type and
 // content), pings and waits for the pong, then closes with 1000 and checks the server's close
 // code. Exits 0 on success, 1 on a mismatch, 3 when `ws` is not installed.
+import { readFileSync } from 'node:fs';
 import { SIZES, binaryOf, loadWs, textOf } from './node_common.mjs';
 
 const { default: WebSocket } = await loadWs();
@@ -17,7 +22,9 @@ function fail(why) {
 setTimeout(() => fail('timed out'), 60_000).unref();
 
 // The client offers permessage-deflate (the default): the server must decline cleanly.
-const ws = new WebSocket(process.argv[2], { maxPayload: 64 << 20 });
+const options = { maxPayload: 64 << 20 };
+if (process.argv[2].startsWith('wss://')) options.ca = readFileSync(process.argv[3]);
+const ws = new WebSocket(process.argv[2], options);
 ws.on('error', (e) => fail(`error: ${e.message}`));
 
 const queue = [];

@@ -2,12 +2,17 @@
 """Interop: Python's `websockets` as a client against a sockudo-ws echo server.
 
 Usage: python3 py_client.py ws://127.0.0.1:PORT/path
+       python3 py_client.py wss://127.0.0.1:PORT/path CA.pem
+
+For wss://, the server's certificate is verified against the CA in CA.pem alone (and for the
+URL's host).
 
 Sends a text and a binary message of every size in common.SIZES, checks each echo (type and
 content), pings and waits for the pong, then closes with 1000 and checks the server's close
 code. Exits 0 on success, 1 on a mismatch, 3 when `websockets` is not installed.
 """
 
+import ssl
 import sys
 
 try:
@@ -33,6 +38,8 @@ def main() -> None:
     # The client offers permessage-deflate (the default): the server must decline cleanly.
     # No proxy: the server is on loopback whatever the environment says.
     options = dict(max_size=None, open_timeout=10, close_timeout=10, ping_interval=None)
+    if url.startswith("wss://"):
+        options["ssl"] = ssl.create_default_context(cafile=sys.argv[2])
     try:
         ws = connect(url, proxy=None, **options)
     except TypeError:  # websockets < 15 has no `proxy` argument

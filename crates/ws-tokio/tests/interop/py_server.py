@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Interop: Python's `websockets` as an echo server for a sockudo-ws client.
 
-Usage: python3 py_server.py
+Usage: python3 py_server.py [CERT.pem KEY.pem]
+
+With a certificate and its key, serves wss:// (TLS, ALPN http/1.1) instead of ws://.
 
 Binds 127.0.0.1 on port 0 and prints the port on stdout. Echoes every message (text as text,
 binary as binary). Exits when stdin closes (the test holds it open), or after 120 s at most.
 Exits 3 when `websockets` is not installed.
 """
 
+import ssl
 import sys
 import threading
 
@@ -28,7 +31,13 @@ def echo(ws) -> None:
 
 
 def main() -> None:
-    with serve(echo, "127.0.0.1", 0, max_size=None, ping_interval=None) as server:
+    options = dict(max_size=None, ping_interval=None)
+    if len(sys.argv) == 3:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile=sys.argv[1], keyfile=sys.argv[2])
+        context.set_alpn_protocols(["http/1.1"])
+        options["ssl"] = context
+    with serve(echo, "127.0.0.1", 0, **options) as server:
         port = server.socket.getsockname()[1]
         print(port, flush=True)
 

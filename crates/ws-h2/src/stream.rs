@@ -1,0 +1,174 @@
+//! [`H2Stream`]: one HTTP/2 stream as a byte pipe (`AsyncRead + AsyncWrite`).
+
+use bytes::Bytes;
+use h2::{RecvStream, SendStream};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Most bytes one `poll_write` hands to HTTP/2 at once (and so asks flow control for).
+const MAX_WRITE: usize = 64 << 10;
+
+/// An HTTP/2 stream (the request and response bodies of an extended CONNECT) as a byte
+/// transport: [`WebSocketStream`](ws_tokio::WebSocketStream) runs over it exactly as over TCP.
+///
+/// Flow control is HTTP/2's own:
+/// - reading: a DATA frame's bytes are given back to the peer's window (stream and
+///   connection) as they are copied out to the reader, so the peer can send as much as the
+///   application reads, and no more than a window ahead of it;
+/// - writing: a write waits until the peer's window (and the local send buffer) has room,
+///   so a peer that stops reading makes the writer wait, which is what the WebSocket's
+///   `send`/`Sink` backpressure and `send_timeout` see.
+///
+/// Shutting the write half down (`AsyncWriteExt::shutdown`, which the WebSocket does after
+/// its close handshake) ends the stream with END_STREAM; the peer's END_STREAM reads as end of
+/// file. [`reset`](Self::reset) aborts the stream with RST_STREAM, and so does dropping it
+/// before both sides have ended it (`CANCEL`, sent by `h2`).
+pub struct H2Stream {
+    send: SendStream<Bytes>,
+    recv: RecvStream,
+    /// Received bytes not yet copied out (the rest of the last DATA frame).
+    pending: Bytes,
+    /// The peer ended its side (END_STREAM).
+    read_done: bool,
+    /// This side sent END_STREAM or reset the stream.
+    write_done: bool,
+}
+
+impl std::fmt::Debug for H2Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H2Stream")
+            .field("stream_id", &u32::from(self.recv.stream_id()))
+            .field("pending", &self.pending.len())
+            .field("read_done", &self.read_done)
+            .field("write_done", &self.write_done)
+            .finish()
+    }
+}
+
+impl H2Stream {
+    /// The stream of an accepted (server) or opened (client) extended CONNECT: `send` writes
+    /// this side's DATA, `recv` reads the peer's.
+    pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
+        H2Stream {
+            send,
+            recv,
+            pending: Bytes::new(),
+            read_done: false,
+            write_done: false,
+        }
+    }
+
+    /// The HTTP/2 stream identifier.
+    pub fn stream_id(&self) -> u32 {
+        self.recv.stream_id().into()
+    }
+
+    /// Aborts the stream: RST_STREAM with `reason` (e.g. [`h2::Reason::CANCEL`]). Later
+    /// reads and writes fail; the other streams of the connection are not touched.
+    pub fn reset(&mut self, reason: h2::Reason) {
+        self.send.send_reset(reason);
+        self.write_done = true;
+    }
+}
+
+/// An `h2` error as an I/O error: the transport's own I/O errors as they were, a reset of this
+/// stream as `ConnectionReset`, anything else as `Other`, the `h2::Error` kept as the source.
+pub(crate) fn to_io(e: h2::Error) -> io::Error {
+    if e.is_io() {
+        return e
+            .into_io()
+            .unwrap_or_else(|| io::Error::other("HTTP/2 I/O error"));
+    }
+    let kind = if e.is_reset() || e.is_go_away() {
+        io::ErrorKind::ConnectionReset
+    } else {
+        io::ErrorKind::Other
+    };
+    io::Error::new(kind, e)
+}
+
+impl AsyncRead for H2Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if !this.pending.is_empty() {
+                let n = this.pending.len().min(buf.remaining());
+                buf.put_slice(&this.pending.split_to(n));
+                // The bytes are ours now: give them back to the peer's windows. An error means
+                // the stream is already gone, which the next poll_data reports.
+                let _ = this.recv.flow_control().release_capacity(n);
+                return Poll::Ready(Ok(()));
+            }
+            if this.read_done || buf.remaining() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            match ready!(this.recv.poll_data(cx)) {
+                Some(Ok(data)) => this.pending = data,
+                Some(Err(e)) => return Poll::Ready(Err(to_io(e))),
+                None => {
+                    this.read_done = true;
+                    return Poll::Ready(Ok(()));
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for H2Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if this.write_done {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        let want = buf.len().min(MAX_WRITE);
+        // h2 wakes a capacity waiter when capacity is assigned; a wake-up with none left
+        // (taken back by a window change) asks again. Bounded so that a misbehaving wake-up
+        // loop yields to the runtime instead of spinning here.
+        for _ in 0..4 {
+            let capacity = this.send.capacity();
+            if capacity > 0 {
+                let n = capacity.min(want);
+                this.send
+                    .send_data(Bytes::copy_from_slice(&buf[..n]), false)
+                    .map_err(to_io)?;
+                return Poll::Ready(Ok(n));
+            }
+            this.send.reserve_capacity(want);
+            match ready!(this.send.poll_capacity(cx)) {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Err(to_io(e))),
+                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // The connection's task writes DATA frames out as the window allows; there is
+        // nothing buffered here.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.write_done {
+            this.write_done = true;
+            this.send.send_data(Bytes::new(), true).map_err(to_io)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
