@@ -4,8 +4,8 @@
 //! CSV.
 //!
 //! [`stats`] computes the summaries; [`markdown`], [`readme`], [`svg`], [`json`] and [`csv`]
-//! each render one output from them; [`format`] is how numbers read; [`machine`] tells what
-//! the numbers were measured on.
+//! each render one output from them; [`format`](mod@format) is how numbers read; [`machine`]
+//! tells what the numbers were measured on.
 
 use std::fs;
 use std::path::Path;
