@@ -20,6 +20,6 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # `external-tests` compiles the tests that need the peers installed above and the raised
 # descriptor limit; without it `cargo test --workspace` needs only the Rust toolchain.
-features=sockudo-ws/axum-integration,sockudo-ws/tls,sockudo-ws/external-tests,ws-h2/tls,ws-h2/external-tests
+features=sockudo-ws/axum-integration,sockudo-ws/tls,sockudo-ws/http2,sockudo-ws/external-tests,ws-h2/external-tests
 cargo nextest run --workspace --no-fail-fast --features "$features"
 cargo test --workspace --doc --features "$features"

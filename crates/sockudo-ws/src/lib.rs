@@ -222,6 +222,10 @@ pub mod tls {
 #[doc(inline)]
 pub use ws_h2 as h2;
 
+#[cfg(feature = "http2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http2")))]
+pub use ws_h2::{H2Connection, H2Stream, H2WebSocketClient, H2WebSocketServer};
+
 /// `ws-h3`, the HTTP/3 transport (feature `http3`): **not built yet** (issue #15).
 #[cfg(feature = "http3")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http3")))]
