@@ -479,3 +479,130 @@ proptest::proptest! {
         }
     }
 }
+
+mod extended_connect_client {
+    use super::*;
+    use ws_proto::handshake::{ClientOptions, ExtendedConnectHandshake, extended_connect_request};
+
+    fn request(opts: &ClientOptions<'_>) -> (ExtendedConnectHandshake, http::Request<()>) {
+        extended_connect_request(
+            Version::HTTP_2,
+            "https",
+            "example.com:8443",
+            "/chat?x=1",
+            opts,
+        )
+        .unwrap()
+    }
+
+    fn response(status: u16, headers: &[(&str, &str)]) -> http::Response<()> {
+        let mut builder = http::Response::builder().status(status);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn the_request_is_what_the_server_shell_accepts() {
+        let opts = ClientOptions {
+            subprotocols: &["a", "b"],
+            origin: Some("https://app.example"),
+            extra_headers: &[("authorization", "Bearer x")],
+            ..Default::default()
+        };
+        let (_, req) = request(&opts);
+        assert_eq!(req.method(), Method::CONNECT);
+        assert_eq!(req.version(), Version::HTTP_2);
+        assert_eq!(req.uri(), "https://example.com:8443/chat?x=1");
+        assert!(req.headers().get(header::SEC_WEBSOCKET_KEY).is_none());
+        assert!(req.headers().get(header::UPGRADE).is_none());
+        // Round trip: our server shell takes it (with the transport's `:protocol`).
+        let server_side = HandshakeRequest::from(req).with_protocol("websocket");
+        let (answer, negotiated) = negotiate_extended_connect(&server_side, None, |r| {
+            assert_eq!(r.header("authorization"), Some("Bearer x"));
+            Ok(Accept::subprotocol("b"))
+        })
+        .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(negotiated.subprotocol.as_deref(), Some("b"));
+        assert_eq!(server_side.path, "/chat?x=1");
+        assert_eq!(server_side.authority.as_deref(), Some("example.com:8443"));
+    }
+
+    #[test]
+    fn what_cannot_be_sent_is_refused() {
+        let opts = ClientOptions::default();
+        for version in [Version::HTTP_11, Version::HTTP_10] {
+            assert!(matches!(
+                extended_connect_request(version, "https", "h", "/", &opts),
+                Err(HandshakeError::InvalidInput(_))
+            ));
+        }
+        assert!(extended_connect_request(Version::HTTP_3, "https", "h", "/", &opts).is_ok());
+        assert!(extended_connect_request(Version::HTTP_2, "https", "h", "chat", &opts).is_err());
+        assert!(
+            extended_connect_request(Version::HTTP_2, "https", "bad host", "/", &opts).is_err()
+        );
+        let duplicate = ClientOptions {
+            subprotocols: &["a", "a"],
+            ..Default::default()
+        };
+        assert!(extended_connect_request(Version::HTTP_2, "https", "h", "/", &duplicate).is_err());
+    }
+
+    #[test]
+    fn the_answer_is_checked_like_an_http1_answer() {
+        let opts = ClientOptions {
+            subprotocols: &["a"],
+            ..Default::default()
+        };
+        let (handshake, _) = request(&opts);
+        let ok = handshake
+            .validate_response(&response(200, &[]), None)
+            .unwrap();
+        assert!(ok.subprotocol.is_none() && ok.extension.is_none());
+        // RFC 8441: any 2xx is success.
+        assert!(
+            handshake
+                .validate_response(&response(204, &[]), None)
+                .is_ok()
+        );
+        assert_eq!(
+            handshake
+                .validate_response(&response(101, &[]), None)
+                .unwrap_err(),
+            HandshakeError::BadStatus(101)
+        );
+        assert_eq!(
+            handshake
+                .validate_response(&response(200, &[("sec-websocket-protocol", "b")]), None)
+                .unwrap_err(),
+            HandshakeError::UnexpectedSubprotocol
+        );
+        assert_eq!(
+            handshake
+                .validate_response(
+                    &response(
+                        200,
+                        &[
+                            ("sec-websocket-protocol", "a"),
+                            ("sec-websocket-protocol", "a")
+                        ]
+                    ),
+                    None
+                )
+                .unwrap_err(),
+            HandshakeError::UnexpectedSubprotocol
+        );
+        assert_eq!(
+            handshake
+                .validate_response(
+                    &response(200, &[("sec-websocket-extensions", "permessage-deflate")]),
+                    None
+                )
+                .unwrap_err(),
+            HandshakeError::UnexpectedExtension
+        );
+    }
+}
