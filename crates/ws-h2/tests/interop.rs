@@ -1,0 +1,468 @@
+//! RFC 8441 interop with independent HTTP/2 implementations, over cleartext HTTP/2 (prior
+//! knowledge) on 127.0.0.1:
+//!
+//! - Node's built-in `http2` module (nghttp2; no npm packages) as a client of our
+//!   [`H2WebSocketServer`] (`tests/interop/h2_client.mjs`: two WebSockets at once on one
+//!   session) and as a server for our [`H2WebSocketClient`] (`tests/interop/h2_server.mjs`),
+//!   with and without `enableConnectProtocol`;
+//! - Python's `h2` (hyper-h2, sans-IO) as a client of our server
+//!   (`tests/interop/h2_py_client.py`).
+//!
+//! The scripts frame WebSocket messages by hand (`tests/interop/ws_frames.mjs` for Node) and
+//! print result lines that the tests compare exactly. Built only with the test-only feature
+//! `external-tests`; then a missing peer FAILS the test with the command that installs it:
+//!
+//! ```text
+//! apt-get install -y nodejs     # Node 18 or later
+//! python3 -m pip install -r crates/ws-h2/tests/interop/requirements.txt
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::mpsc;
+use ws_h2::{Error, H2Stream, H2WebSocketClient, H2WebSocketServer};
+use ws_proto::handshake::Accept;
+use ws_proto::{CloseCode, Config, Message};
+use ws_tokio::WebSocketStream;
+
+const NODE_INSTALL: &str = "apt-get install -y nodejs";
+const PYTHON_INSTALL: &str =
+    "python3 -m pip install -r crates/ws-h2/tests/interop/requirements.txt";
+/// The bound on each whole test, and on each peer process.
+const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn within<F: Future>(fut: F) -> F::Output {
+    tokio::time::timeout(TEST_TIMEOUT, fut)
+        .await
+        .expect("the test did not finish within its deadline")
+}
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+fn command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(interop_dir())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs a short probe; panics with `install` when the program or the module is missing.
+async fn require(program: &str, args: &[&str], what: &str, install: &str) {
+    let probe = tokio::time::timeout(TEST_TIMEOUT, command(program).args(args).output())
+        .await
+        .unwrap_or_else(|_| panic!("`{program}` did not answer its probe in time"));
+    let output = match probe {
+        Ok(output) => output,
+        Err(e) => {
+            panic!("this interop test needs `{program}` ({e}). Install it with:\n    {install}")
+        }
+    };
+    assert!(
+        output.status.success(),
+        "this interop test needs {what}, which is not installed. Install it with:\n    \
+         {install}\nprobe said: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Node with `http2` and its extended CONNECT setting (Node 18 or later).
+async fn require_node() {
+    require(
+        "node",
+        &[
+            "-e",
+            "const h=require('node:http2'); \
+             if (!('enableConnectProtocol' in h.getDefaultSettings())) process.exit(1)",
+        ],
+        "Node.js with `http2` extended CONNECT",
+        NODE_INSTALL,
+    )
+    .await;
+}
+
+async fn require_python_h2() {
+    require(
+        "python3",
+        &[
+            "-c",
+            "import h2.connection, h2.config, h2.events, h2.settings",
+        ],
+        "the Python package `h2`",
+        PYTHON_INSTALL,
+    )
+    .await;
+}
+
+/// Runs a client script with `args`; it must exit 0. Its standard output's lines.
+async fn run_script(program: &str, script: &str, args: &[&str]) -> Vec<String> {
+    let child = command(program)
+        .arg(script)
+        .args(args)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {program} {script}: {e}"));
+    let output = tokio::time::timeout(TEST_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish in {TEST_TIMEOUT:?}"))
+        .expect("client script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{script} failed ({}):\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout.lines().map(str::to_owned).collect()
+}
+
+/// How one WebSocket on our server went: its path, the messages it echoed, and the close
+/// code it received.
+type Served = (String, usize, Option<CloseCode>);
+
+/// Our server on 127.0.0.1: accepts the subprotocol `chat` when offered, echoes text and
+/// binary on every WebSocket of every connection, and reports each WebSocket when it ends.
+/// Also counts the connections.
+async fn our_server() -> (
+    SocketAddr,
+    Arc<AtomicUsize>,
+    mpsc::UnboundedReceiver<Served>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (served_tx, served_rx) = mpsc::unbounded_channel();
+    let count = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            let served_tx = served_tx.clone();
+            tokio::spawn(async move {
+                let _ = H2WebSocketServer::new(Config::default())
+                    .serve_with(
+                        tcp,
+                        |req| {
+                            let offered = req.header("sec-websocket-protocol").unwrap_or("");
+                            Ok(if offered.split(',').any(|p| p.trim() == "chat") {
+                                Accept::subprotocol("chat")
+                            } else {
+                                Accept::default()
+                            })
+                        },
+                        move |ws, req| echo(ws, req.path, served_tx.clone()),
+                    )
+                    .await;
+            });
+        }
+    });
+    (addr, connections, served_rx)
+}
+
+async fn echo(
+    mut ws: WebSocketStream<H2Stream>,
+    path: String,
+    served: mpsc::UnboundedSender<Served>,
+) {
+    let mut echoed = 0;
+    let mut close = None;
+    while let Some(msg) = ws.recv().await {
+        match msg {
+            Ok(msg @ (Message::Text(_) | Message::Binary(_))) => {
+                if ws.send(msg).await.is_err() {
+                    break;
+                }
+                echoed += 1;
+            }
+            Ok(Message::Close(frame)) => close = frame.map(|f| f.code),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = served.send((path, echoed, close));
+}
+
+/// The WebSockets our server served, sorted by path, once `n` have ended.
+async fn served(rx: &mut mpsc::UnboundedReceiver<Served>, n: usize) -> Vec<Served> {
+    let mut all = Vec::new();
+    while all.len() < n {
+        all.push(rx.recv().await.expect("the server stopped"));
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_http2_client_two_websockets_on_one_session() {
+    within(async {
+        require_node().await;
+        let (addr, connections, mut served_rx) = our_server().await;
+        let port = addr.port().to_string();
+        let lines = run_script("node", "h2_client.mjs", &[&port]).await;
+        let mut expected = vec!["enableConnectProtocol=true".to_owned()];
+        for name in ["a", "b"] {
+            expected.extend([
+                format!("{name} status=200 protocol=chat"),
+                format!("{name} text=hello over HTTP/2 from node {name}"),
+                format!("{name} binary={} same=true", 100 * 1024),
+                format!("{name} pong=ping {name}"),
+                format!("{name} close=1000"),
+                format!("{name} end"),
+                // Both sides ended the stream (END_STREAM): no RST_STREAM, or NO_ERROR.
+                format!("{name} rst=0"),
+            ]);
+        }
+        assert_eq!(lines, expected);
+        assert_eq!(
+            served(&mut served_rx, 2).await,
+            [
+                ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
+                ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
+            ]
+        );
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "one HTTP/2 session");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_h2_client() {
+    within(async {
+        require_python_h2().await;
+        let (addr, connections, mut served_rx) = our_server().await;
+        let port = addr.port().to_string();
+        let lines = run_script("python3", "h2_py_client.py", &[&port]).await;
+        assert_eq!(
+            lines,
+            [
+                "enable_connect_protocol=1",
+                "status=200 protocol=chat",
+                "text=hello over HTTP/2 from python h2",
+                &format!("binary={} same=True", 300 * 1024),
+                "close=1000",
+                "end",
+            ]
+        );
+        assert_eq!(
+            served(&mut served_rx, 1).await,
+            [("/chat".to_owned(), 2, Some(CloseCode::NORMAL))]
+        );
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    })
+    .await;
+}
+
+/// `h2_server.mjs` running: its port and its output, line by line.
+struct NodeServer {
+    child: Child,
+    stdout: Lines<BufReader<ChildStdout>>,
+    port: u16,
+}
+
+impl NodeServer {
+    async fn start(mode: &str) -> NodeServer {
+        require_node().await;
+        let mut child = command("node")
+            .arg("h2_server.mjs")
+            .arg(mode)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn node h2_server.mjs");
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut server = NodeServer {
+            child,
+            stdout,
+            port: 0,
+        };
+        let first = server.next_line().await;
+        server.port = first
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("h2_server.mjs said {first:?}"));
+        server
+    }
+
+    /// The next line it prints; panics with its standard error if it ended instead.
+    async fn next_line(&mut self) -> String {
+        let line = tokio::time::timeout(TEST_TIMEOUT, self.stdout.next_line())
+            .await
+            .expect("h2_server.mjs printed nothing in time")
+            .expect("read h2_server.mjs output");
+        match line {
+            Some(line) => line,
+            None => {
+                let mut stderr = String::new();
+                if let Some(mut err) = self.child.stderr.take() {
+                    let _ = err.read_to_string(&mut stderr).await;
+                }
+                panic!("h2_server.mjs ended early: {stderr}");
+            }
+        }
+    }
+
+    /// Lines until one equal to `last` (included).
+    async fn lines_until(&mut self, last: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.next_line().await;
+            let done = line == last;
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+
+    /// Ends its standard input: it prints `requests=N` and exits 0. Its remaining lines.
+    async fn finish(mut self) -> Vec<String> {
+        drop(self.child.stdin.take());
+        let mut lines = Vec::new();
+        while let Some(line) = tokio::time::timeout(TEST_TIMEOUT, self.stdout.next_line())
+            .await
+            .expect("h2_server.mjs did not end in time")
+            .expect("read h2_server.mjs output")
+        {
+            lines.push(line);
+        }
+        let status = tokio::time::timeout(TEST_TIMEOUT, self.child.wait())
+            .await
+            .expect("h2_server.mjs did not exit in time")
+            .unwrap();
+        let mut stderr = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut stderr).await;
+        }
+        assert!(
+            status.success(),
+            "h2_server.mjs failed ({status}): {stderr}"
+        );
+        lines
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+fn payload(len: usize, seed: u8) -> Bytes {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// One WebSocket's exchange with `h2_server.mjs`: text, binary larger than every window,
+/// ping and pong, the close handshake, the end of the stream.
+async fn exchange(mut ws: WebSocketStream<H2Stream>, name: &str) {
+    assert_eq!(ws.subprotocol(), Some("chat"), "{name}: the subprotocol");
+    let text = Message::text(format!("hello from sockudo {name}"));
+    ws.send(text.clone()).await.unwrap();
+    assert_eq!(
+        ws.recv().await.unwrap().unwrap(),
+        text,
+        "{name}: the text echo"
+    );
+    let big = Message::binary(payload(1 << 20, name.as_bytes()[0]));
+    ws.send(big.clone()).await.unwrap();
+    let echo = ws.recv().await.unwrap().unwrap();
+    assert!(
+        echo == big,
+        "{name}: the binary echo ({} bytes)",
+        echo.len()
+    );
+    ws.ping(format!("ping {name}")).await.unwrap();
+    assert_eq!(
+        ws.recv().await.unwrap().unwrap(),
+        Message::Pong(Bytes::from(format!("ping {name}"))),
+        "{name}: the pong"
+    );
+    ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+    match ws.recv().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::NORMAL),
+        other => panic!("{name}: expected the close reply, got {other:?}"),
+    }
+    assert!(ws.recv().await.is_none(), "{name}: then the end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_against_node_http2_server() {
+    within(async {
+        let mut node = NodeServer::start("ws").await;
+        let tcp = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
+        let conn = H2WebSocketClient::new(Config::default())
+            .connect_multiplexed(tcp)
+            .await
+            .expect("HTTP/2 connection to Node");
+        // Two WebSockets at once on the one connection.
+        let (url_a, url_b) = (node.url("/a"), node.url("/b"));
+        let (a, b) = tokio::join!(
+            conn.open_websocket(&url_a, &["superchat", "chat"]),
+            conn.open_websocket(&url_b, &["chat"]),
+        );
+        let (a, b) = (a.expect("WebSocket /a"), b.expect("WebSocket /b"));
+        tokio::join!(exchange(a, "a"), exchange(b, "b"));
+        // Node saw both streams end cleanly (END_STREAM both ways, no reset).
+        let mut lines = node.lines_until("/a closed rst=0").await;
+        if !lines.iter().any(|l| l == "/b closed rst=0") {
+            lines.extend(node.lines_until("/b closed rst=0").await);
+        }
+        drop(conn);
+        lines.extend(node.finish().await);
+        for (path, offered) in [("/a", "superchat, chat"), ("/b", "chat")] {
+            let of_path: Vec<&str> = lines
+                .iter()
+                .filter_map(|l| l.strip_prefix(path)?.strip_prefix(' '))
+                .collect();
+            assert_eq!(
+                of_path,
+                [
+                    format!(
+                        "request method=CONNECT protocol=websocket scheme=http version=13 \
+                         subprotocols={offered}"
+                    )
+                    .as_str(),
+                    &format!("text=hello from sockudo {}", &path[1..]),
+                    &format!("binary={}", 1 << 20),
+                    &format!("ping=ping {}", &path[1..]),
+                    "close=1000",
+                    "end",
+                    "closed rst=0",
+                ],
+                "{lines:#?}"
+            );
+        }
+        assert_eq!(lines.last().map(String::as_str), Some("requests=2"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_refuses_a_node_http2_server_without_extended_connect() {
+    within(async {
+        let node = NodeServer::start("plain").await;
+        let tcp = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
+        let err = H2WebSocketClient::new(Config::default())
+            .connect(tcp, &node.url("/chat"), &["chat"])
+            .await
+            .expect_err("a WebSocket over a server without extended CONNECT");
+        assert!(matches!(err, Error::ExtendedConnectDisabled), "{err}");
+        // And Node saw no request at all.
+        assert_eq!(node.finish().await, ["requests=0"]);
+    })
+    .await;
+}

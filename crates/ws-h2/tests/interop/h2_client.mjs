@@ -1,0 +1,118 @@
+// Node's built-in `http2` (no packages) as an RFC 8441 client of our H2WebSocketServer, over
+// cleartext HTTP/2 with prior knowledge. Two WebSockets at once on one session, each: a text
+// echo, a binary echo larger than Node's 64 KiB default window, a ping and its pong, the close
+// handshake (1000) and the end of the stream. Frames are written and read by hand
+// (ws_frames.mjs): masked out, unmasked in.
+// Prints result lines the Rust test compares exactly; any failure exits 1.
+// Usage: node h2_client.mjs PORT
+import http2 from "node:http2";
+import {
+  BINARY, CLOSE, PING, PONG, TEXT, FrameReader, closePayload, encodeFrame, pattern,
+} from "./ws_frames.mjs";
+
+const port = process.argv[2];
+const BIG = 100 * 1024;
+
+const fail = (why) => {
+  console.error(`h2_client: ${why}`);
+  process.exit(1);
+};
+setTimeout(() => fail("timed out"), 20000).unref();
+
+/// The next frame or message from `stream`, in order.
+const frames = (stream, name) => {
+  const reader = new FrameReader(false);
+  const queue = [];
+  const waiters = [];
+  let ended = false;
+  const deliver = () => {
+    while (waiters.length && (queue.length || ended)) {
+      waiters.shift()(queue.length ? queue.shift() : null);
+    }
+  };
+  stream.on("data", (chunk) => {
+    try {
+      queue.push(...reader.push(chunk));
+    } catch (e) {
+      fail(`${name}: ${e.message}`);
+    }
+    deliver();
+  });
+  stream.on("end", () => {
+    ended = true;
+    deliver();
+  });
+  return () => new Promise((resolve) => {
+    waiters.push(resolve);
+    deliver();
+  });
+};
+
+const websocket = (session, name) => new Promise((resolve) => {
+  const lines = [];
+  const stream = session.request(
+    {
+      ":method": "CONNECT",
+      ":protocol": "websocket",
+      ":path": "/chat",
+      ":scheme": "http",
+      ":authority": `127.0.0.1:${port}`,
+      "sec-websocket-version": "13",
+      "sec-websocket-protocol": "chat",
+    },
+    { endStream: false },
+  );
+  stream.on("error", (e) => fail(`${name} stream: ${e.message}`));
+  const next = frames(stream, name);
+  const expect = async (what) => {
+    const f = await next();
+    if (!f) fail(`${name}: the stream ended before ${what}`);
+    return f;
+  };
+  stream.on("response", async (headers) => {
+    lines.push(`${name} status=${headers[":status"]} protocol=${headers["sec-websocket-protocol"]}`);
+    if (headers[":status"] !== 200) fail(`${name}: status ${headers[":status"]}`);
+
+    const text = `hello over HTTP/2 from node ${name}`;
+    stream.write(encodeFrame(TEXT, Buffer.from(text), true));
+    let f = await expect("the text echo");
+    if (f.opcode !== TEXT) fail(`${name}: expected text, got opcode ${f.opcode}`);
+    lines.push(`${name} text=${f.payload.toString("utf8")}`);
+
+    const big = pattern(BIG, name.charCodeAt(0));
+    stream.write(encodeFrame(BINARY, big, true));
+    f = await expect("the binary echo");
+    if (f.opcode !== BINARY) fail(`${name}: expected binary, got opcode ${f.opcode}`);
+    lines.push(`${name} binary=${f.payload.length} same=${f.payload.equals(big)}`);
+
+    stream.write(encodeFrame(PING, Buffer.from(`ping ${name}`), true));
+    f = await expect("the pong");
+    if (f.opcode !== PONG) fail(`${name}: expected a pong, got opcode ${f.opcode}`);
+    lines.push(`${name} pong=${f.payload.toString("utf8")}`);
+
+    stream.write(encodeFrame(CLOSE, closePayload(1000, "bye"), true));
+    f = await expect("the close reply");
+    if (f.opcode !== CLOSE) fail(`${name}: expected a close, got opcode ${f.opcode}`);
+    lines.push(`${name} close=${f.payload.readUInt16BE(0)}`);
+    // The server ends its side after the close handshake (END_STREAM); then so do we.
+    f = await next();
+    if (f) fail(`${name}: a frame after the close: opcode ${f.opcode}`);
+    lines.push(`${name} end`);
+    stream.end();
+    stream.on("close", () => {
+      lines.push(`${name} rst=${stream.rstCode}`);
+      resolve(lines);
+    });
+  });
+});
+
+const session = http2.connect(`http://127.0.0.1:${port}`);
+session.on("error", (e) => fail(`session: ${e.message}`));
+session.once("remoteSettings", async (settings) => {
+  console.log(`enableConnectProtocol=${settings.enableConnectProtocol}`);
+  if (!settings.enableConnectProtocol) fail("the server did not enable extended CONNECT");
+  // Both at once on the one session.
+  const results = await Promise.all([websocket(session, "a"), websocket(session, "b")]);
+  for (const lines of results) for (const line of lines) console.log(line);
+  session.close(() => process.exit(0));
+});
