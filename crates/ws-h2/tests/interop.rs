@@ -2,9 +2,10 @@
 //! knowledge) on 127.0.0.1:
 //!
 //! - Node's built-in `http2` module (nghttp2; no npm packages) as a client of our
-//!   [`H2WebSocketServer`] (`tests/interop/h2_client.mjs`: two WebSockets at once on one
-//!   session) and as a server for our [`H2WebSocketClient`] (`tests/interop/h2_server.mjs`),
-//!   with and without `enableConnectProtocol`;
+//!   [`H2WebSocketServer`] (`tests/interop/h2_client.mjs`: three WebSockets at once on one
+//!   session, one of them reset by Node, then one on a session that pads its frames) and as
+//!   a server for our [`H2WebSocketClient`] (`tests/interop/h2_server.mjs`), with and without
+//!   `enableConnectProtocol`, and refusing (403) and resetting streams;
 //! - Python's `h2` (hyper-h2, sans-IO) as a client of our server
 //!   (`tests/interop/h2_py_client.py`).
 //!
@@ -209,34 +210,46 @@ async fn served(rx: &mut mpsc::UnboundedReceiver<Served>, n: usize) -> Vec<Serve
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_http2_client_two_websockets_on_one_session() {
+async fn node_http2_client_websockets_at_once_on_one_session_and_padded() {
     within(async {
         require_node().await;
         let (addr, connections, mut served_rx) = our_server().await;
         let port = addr.port().to_string();
         let lines = run_script("node", "h2_client.mjs", &[&port]).await;
-        let mut expected = vec!["enableConnectProtocol=true".to_owned()];
-        for name in ["a", "b"] {
-            expected.extend([
+        let full = |name: &str| {
+            [
                 format!("{name} status=200 protocol=chat"),
                 format!("{name} text=hello over HTTP/2 from node {name}"),
                 format!("{name} binary={} same=true", 100 * 1024),
                 format!("{name} pong=ping {name}"),
                 format!("{name} close=1000"),
                 format!("{name} end"),
-                // Both sides ended the stream (END_STREAM): no RST_STREAM, or NO_ERROR.
+                // Both sides ended the stream (END_STREAM), no RST_STREAM: NO_ERROR.
                 format!("{name} rst=0"),
-            ]);
-        }
+            ]
+        };
+        let mut expected = vec!["enableConnectProtocol=true".to_owned()];
+        expected.extend(full("a"));
+        expected.extend(full("b"));
+        expected.extend([
+            "c status=200 protocol=chat".to_owned(),
+            "c text=hello over HTTP/2 from node c".to_owned(),
+            "c rst=8".to_owned(),
+        ]);
+        expected.push("enableConnectProtocol=true".to_owned());
+        expected.extend(full("p"));
         assert_eq!(lines, expected);
         assert_eq!(
-            served(&mut served_rx, 2).await,
+            served(&mut served_rx, 4).await,
             [
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
+                ("/padded".to_owned(), 2, Some(CloseCode::NORMAL)),
+                // Reset by the client after one echo: no close frame.
+                ("/reset".to_owned(), 1, None),
             ]
         );
-        assert_eq!(connections.load(Ordering::SeqCst), 1, "one HTTP/2 session");
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "two HTTP/2 sessions");
     })
     .await;
 }
@@ -463,6 +476,66 @@ async fn our_client_refuses_a_node_http2_server_without_extended_connect() {
         assert!(matches!(err, Error::ExtendedConnectDisabled), "{err}");
         // And Node saw no request at all.
         assert_eq!(node.finish().await, ["requests=0"]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_with_a_node_http2_server_that_refuses_and_resets() {
+    within(async {
+        let mut node = NodeServer::start("ws").await;
+        let tcp = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
+        let conn = H2WebSocketClient::new(Config::default())
+            .connect_multiplexed(tcp)
+            .await
+            .expect("HTTP/2 connection to Node");
+        // A 403 is reported with its status.
+        let err = conn
+            .open_websocket(&node.url("/forbidden"), &["chat"])
+            .await
+            .expect_err("a WebSocket answered 403");
+        assert!(matches!(err, Error::Refused(403)), "{err}");
+        // A stream reset mid-WebSocket fails its reads, promptly, and only that WebSocket.
+        let mut reset = conn
+            .open_websocket(&node.url("/reset"), &["chat"])
+            .await
+            .expect("WebSocket /reset");
+        reset.send(Message::text("reset me")).await.unwrap();
+        let after_reset = tokio::time::timeout(Duration::from_secs(5), reset.recv())
+            .await
+            .expect("the reset was not seen within 5 s");
+        assert!(
+            matches!(after_reset, Some(Err(_))),
+            "a reset stream must read as an error, not {after_reset:?}"
+        );
+        assert!(reset.send(Message::text("after")).await.is_err());
+        drop(reset);
+        // The connection goes on.
+        let after = conn
+            .open_websocket(&node.url("/after"), &["chat"])
+            .await
+            .expect("WebSocket /after");
+        exchange(after, "after").await;
+        let mut lines = node.lines_until("/after closed rst=0").await;
+        drop(conn);
+        lines.extend(node.finish().await);
+        let of = |path: &str| -> Vec<String> {
+            lines
+                .iter()
+                .filter_map(|l| Some(l.strip_prefix(path)?.strip_prefix(' ')?.to_owned()))
+                .filter(|l| !l.starts_with("request "))
+                .collect()
+        };
+        // (Node answers 403 and ends the stream before it would log anything more.)
+        assert_eq!(of("/forbidden"), [] as [&str; 0], "{lines:#?}");
+        // Node's own reset ends its readable side too ('end'), which is not ours to check.
+        let reset: Vec<String> = of("/reset").into_iter().filter(|l| l != "end").collect();
+        assert_eq!(
+            reset,
+            ["text=reset me", "reset", "closed rst=8"],
+            "{lines:#?}"
+        );
+        assert_eq!(lines.last().map(String::as_str), Some("requests=3"));
     })
     .await;
 }

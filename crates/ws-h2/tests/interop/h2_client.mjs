@@ -1,7 +1,9 @@
 // Node's built-in `http2` (no packages) as an RFC 8441 client of our H2WebSocketServer, over
 // cleartext HTTP/2 with prior knowledge. Two WebSockets at once on one session, each: a text
 // echo, a binary echo larger than Node's 64 KiB default window, a ping and its pong, the close
-// handshake (1000) and the end of the stream. Frames are written and read by hand
+// handshake (1000) and the end of the stream; beside them a third that this side resets
+// (RST_STREAM CANCEL) after a text echo; then the full exchange again on a second session
+// that pads its frames. Frames are written and read by hand
 // (ws_frames.mjs): masked out, unmasked in.
 // Prints result lines the Rust test compares exactly; any failure exits 1.
 // Usage: node h2_client.mjs PORT
@@ -48,13 +50,15 @@ const frames = (stream, name) => {
   });
 };
 
-const websocket = (session, name) => new Promise((resolve) => {
+/// One WebSocket on `session` at `path`: the full exchange, or with `reset` a text echo and
+/// then RST_STREAM CANCEL from this side. Resolves to its result lines.
+const websocket = (session, name, path, reset = false) => new Promise((resolve) => {
   const lines = [];
   const stream = session.request(
     {
       ":method": "CONNECT",
       ":protocol": "websocket",
-      ":path": "/chat",
+      ":path": path,
       ":scheme": "http",
       ":authority": `127.0.0.1:${port}`,
       "sec-websocket-version": "13",
@@ -78,6 +82,14 @@ const websocket = (session, name) => new Promise((resolve) => {
     let f = await expect("the text echo");
     if (f.opcode !== TEXT) fail(`${name}: expected text, got opcode ${f.opcode}`);
     lines.push(`${name} text=${f.payload.toString("utf8")}`);
+    if (reset) {
+      stream.on("close", () => {
+        lines.push(`${name} rst=${stream.rstCode}`);
+        resolve(lines);
+      });
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      return;
+    }
 
     const big = pattern(BIG, name.charCodeAt(0));
     stream.write(encodeFrame(BINARY, big, true));
@@ -106,13 +118,30 @@ const websocket = (session, name) => new Promise((resolve) => {
   });
 });
 
-const session = http2.connect(`http://127.0.0.1:${port}`);
-session.on("error", (e) => fail(`session: ${e.message}`));
-session.once("remoteSettings", async (settings) => {
-  console.log(`enableConnectProtocol=${settings.enableConnectProtocol}`);
-  if (!settings.enableConnectProtocol) fail("the server did not enable extended CONNECT");
-  // Both at once on the one session.
-  const results = await Promise.all([websocket(session, "a"), websocket(session, "b")]);
-  for (const lines of results) for (const line of lines) console.log(line);
-  session.close(() => process.exit(0));
+/// A session whose server enabled extended CONNECT (checked), with `options`.
+const connect = (options) => new Promise((resolve) => {
+  const session = http2.connect(`http://127.0.0.1:${port}`, options);
+  session.on("error", (e) => fail(`session: ${e.message}`));
+  session.once("remoteSettings", (settings) => {
+    console.log(`enableConnectProtocol=${settings.enableConnectProtocol}`);
+    if (!settings.enableConnectProtocol) fail("the server did not enable extended CONNECT");
+    resolve(session);
+  });
 });
+const print = (results) => {
+  for (const lines of results) for (const line of lines) console.log(line);
+};
+
+// Three at once on one session: two full exchanges and one this side resets.
+const session = await connect({});
+print(await Promise.all([
+  websocket(session, "a", "/chat"),
+  websocket(session, "b", "/chat"),
+  websocket(session, "c", "/reset", true),
+]));
+// And on a session that pads every frame as much as it can (padding counts in flow control).
+const padded = await connect({ paddingStrategy: http2.constants.PADDING_STRATEGY_MAX });
+print([await websocket(padded, "p", "/padded")]);
+await new Promise((resolve) => padded.close(resolve));
+await new Promise((resolve) => session.close(resolve));
+process.exit(0);

@@ -6,6 +6,8 @@
 //                             offered, and its WebSocket frames (masked, read by hand) are
 //                             echoed unmasked: text and binary as they came, a ping as a pong,
 //                             a close with the same code, after which the stream ends.
+//                             Two paths misbehave on purpose: `/forbidden` is answered 403,
+//                             and `/reset` answers its first message with RST_STREAM CANCEL.
 //   node h2_server.mjs plain  a plain HTTP/2 server (no extended CONNECT) that answers any
 //                             request 405.
 //
@@ -46,6 +48,10 @@ server.on("stream", (stream, headers) => {
     stream.respond({ ":status": 405 }, { endStream: true });
     return;
   }
+  if (path === "/forbidden") {
+    stream.respond({ ":status": 403 }, { endStream: true });
+    return;
+  }
   const offered = (headers["sec-websocket-protocol"] || "").split(",").map((s) => s.trim());
   const response = { ":status": 200 };
   if (offered.includes("chat")) response["sec-websocket-protocol"] = "chat";
@@ -64,6 +70,11 @@ server.on("stream", (stream, headers) => {
       if (closed) fail(`${path}: a frame after the close: opcode ${opcode}`);
       if (opcode === 0x1) {
         log(`text=${payload.toString("utf8")}`);
+        if (path === "/reset") {
+          log("reset");
+          stream.close(http2.constants.NGHTTP2_CANCEL);
+          return;
+        }
         stream.write(encodeFrame(opcode, payload, false));
       } else if (opcode === 0x2) {
         log(`binary=${payload.length}`);
