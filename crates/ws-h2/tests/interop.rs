@@ -539,3 +539,38 @@ async fn our_client_with_a_node_http2_server_that_refuses_and_resets() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_with_a_node_http2_server_that_goes_away() {
+    within(async {
+        let node = NodeServer::start("ws").await;
+        let tcp = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
+        let conn = H2WebSocketClient::new(Config::default())
+            .connect_multiplexed(tcp)
+            .await
+            .expect("HTTP/2 connection to Node");
+        let ws = conn
+            .open_websocket(&node.url("/goaway"), &["chat"])
+            .await
+            .expect("WebSocket /goaway");
+        // The WebSocket open when the GOAWAY came goes on to its end.
+        exchange(ws, "goaway").await;
+        // A new one fails, promptly.
+        let refused = tokio::time::timeout(
+            Duration::from_secs(5),
+            conn.open_websocket(&node.url("/late"), &["chat"]),
+        )
+        .await
+        .expect("a WebSocket after GOAWAY neither opened nor failed within 5 s");
+        let err = refused.expect_err("a WebSocket opened after GOAWAY");
+        assert!(
+            matches!(&err, Error::Http2(e) if e.is_go_away() && e.is_remote()),
+            "{err:?}"
+        );
+        let lines = node.finish().await;
+        assert_eq!(lines.first().map(String::as_str), Some("/goaway request method=CONNECT protocol=websocket scheme=http version=13 subprotocols=chat"));
+        assert_eq!(lines.get(1).map(String::as_str), Some("/goaway session closing"));
+        assert_eq!(lines.last().map(String::as_str), Some("requests=1"), "{lines:#?}");
+    })
+    .await;
+}

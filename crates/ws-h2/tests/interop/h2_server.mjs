@@ -7,7 +7,8 @@
 //                             echoed unmasked: text and binary as they came, a ping as a pong,
 //                             a close with the same code, after which the stream ends.
 //                             Two paths misbehave on purpose: `/forbidden` is answered 403,
-//                             and `/reset` answers its first message with RST_STREAM CANCEL.
+//                             and `/reset` answers its first message with RST_STREAM CANCEL;
+//                             `/goaway` closes the session gracefully (GOAWAY) once answered.
 //   node h2_server.mjs plain  a plain HTTP/2 server (no extended CONNECT) that answers any
 //                             request 405.
 //
@@ -56,6 +57,11 @@ server.on("stream", (stream, headers) => {
   const response = { ":status": 200 };
   if (offered.includes("chat")) response["sec-websocket-protocol"] = "chat";
   stream.respond(response);
+  if (path === "/goaway") {
+    // A graceful close of the whole session (GOAWAY): this stream goes on, no new one opens.
+    stream.session.close();
+    log("session closing");
+  }
 
   const reader = new FrameReader(true);
   let closed = false;
