@@ -3,9 +3,10 @@
 //!
 //! - Node's built-in `http2` module (nghttp2; no npm packages) as a client of our
 //!   [`H2WebSocketServer`] (`tests/interop/h2_client.mjs`: three WebSockets at once on one
-//!   session, one of them reset by Node, then one on a session that pads its frames) and as
-//!   a server for our [`H2WebSocketClient`] (`tests/interop/h2_server.mjs`), with and without
-//!   `enableConnectProtocol`, and refusing (403) and resetting streams;
+//!   session, one of them reset by Node, then one on a session that pads its frames and one
+//!   on a session with 1000-byte stream windows) and as a server for our
+//!   [`H2WebSocketClient`] (`tests/interop/h2_server.mjs`), with and without
+//!   `enableConnectProtocol`, refusing (403), resetting streams and going away (GOAWAY);
 //! - Python's `h2` (hyper-h2, sans-IO) as a client of our server
 //!   (`tests/interop/h2_py_client.py`).
 //!
@@ -210,7 +211,7 @@ async fn served(rx: &mut mpsc::UnboundedReceiver<Served>, n: usize) -> Vec<Serve
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_http2_client_websockets_at_once_on_one_session_and_padded() {
+async fn node_http2_client_websockets_at_once_padded_and_narrow() {
     within(async {
         require_node().await;
         let (addr, connections, mut served_rx) = our_server().await;
@@ -238,18 +239,25 @@ async fn node_http2_client_websockets_at_once_on_one_session_and_padded() {
         ]);
         expected.push("enableConnectProtocol=true".to_owned());
         expected.extend(full("p"));
+        expected.push("enableConnectProtocol=true".to_owned());
+        expected.extend(full("w"));
         assert_eq!(lines, expected);
         assert_eq!(
-            served(&mut served_rx, 4).await,
+            served(&mut served_rx, 5).await,
             [
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
+                ("/narrow".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/padded".to_owned(), 2, Some(CloseCode::NORMAL)),
                 // Reset by the client after one echo: no close frame.
                 ("/reset".to_owned(), 1, None),
             ]
         );
-        assert_eq!(connections.load(Ordering::SeqCst), 2, "two HTTP/2 sessions");
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            3,
+            "three HTTP/2 sessions"
+        );
     })
     .await;
 }
@@ -543,7 +551,7 @@ async fn our_client_with_a_node_http2_server_that_refuses_and_resets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_with_a_node_http2_server_that_goes_away() {
     within(async {
-        let node = NodeServer::start("ws").await;
+        let mut node = NodeServer::start("ws").await;
         let tcp = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
         let conn = H2WebSocketClient::new(Config::default())
             .connect_multiplexed(tcp)
@@ -567,10 +575,32 @@ async fn our_client_with_a_node_http2_server_that_goes_away() {
             matches!(&err, Error::Http2(e) if e.is_go_away() && e.is_remote()),
             "{err:?}"
         );
-        let lines = node.finish().await;
-        assert_eq!(lines.first().map(String::as_str), Some("/goaway request method=CONNECT protocol=websocket scheme=http version=13 subprotocols=chat"));
-        assert_eq!(lines.get(1).map(String::as_str), Some("/goaway session closing"));
-        assert_eq!(lines.last().map(String::as_str), Some("requests=1"), "{lines:#?}");
+        let mut lines = node.lines_until("/goaway closed rst=0").await;
+        lines.extend(node.finish().await);
+        let of_goaway: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("/goaway "))
+            .collect();
+        assert_eq!(
+            of_goaway,
+            [
+                "request method=CONNECT protocol=websocket scheme=http version=13 \
+                 subprotocols=chat",
+                "session closing",
+                "text=hello from sockudo goaway",
+                &format!("binary={}", 1 << 20),
+                "ping=ping goaway",
+                "close=1000",
+                "end",
+                "closed rst=0",
+            ],
+            "{lines:#?}"
+        );
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("requests=1"),
+            "{lines:#?}"
+        );
     })
     .await;
 }

@@ -3,8 +3,8 @@
 // echo, a binary echo larger than Node's 64 KiB default window, a ping and its pong, the close
 // handshake (1000) and the end of the stream; beside them a third that this side resets
 // (RST_STREAM CANCEL) after a text echo; then the full exchange again on a second session
-// that pads its frames. Frames are written and read by hand
-// (ws_frames.mjs): masked out, unmasked in.
+// that pads its frames, and on a third whose stream windows are 1000 bytes. Frames are written
+// and read by hand (ws_frames.mjs): masked out, unmasked in.
 // Prints result lines the Rust test compares exactly; any failure exits 1.
 // Usage: node h2_client.mjs PORT
 import http2 from "node:http2";
@@ -74,7 +74,8 @@ const websocket = (session, name, path, reset = false) => new Promise((resolve) 
     return f;
   };
   stream.on("response", async (headers) => {
-    lines.push(`${name} status=${headers[":status"]} protocol=${headers["sec-websocket-protocol"]}`);
+    const status = headers[":status"];
+    lines.push(`${name} status=${status} protocol=${headers["sec-websocket-protocol"]}`);
     if (headers[":status"] !== 200) fail(`${name}: status ${headers[":status"]}`);
 
     const text = `hello over HTTP/2 from node ${name}`;
@@ -143,5 +144,9 @@ print(await Promise.all([
 const padded = await connect({ paddingStrategy: http2.constants.PADDING_STRATEGY_MAX });
 print([await websocket(padded, "p", "/padded")]);
 await new Promise((resolve) => padded.close(resolve));
+// And on a session whose stream windows are tiny: the server's writes wait for WINDOW_UPDATEs.
+const narrow = await connect({ settings: { initialWindowSize: 1000 } });
+print([await websocket(narrow, "w", "/narrow")]);
+await new Promise((resolve) => narrow.close(resolve));
 await new Promise((resolve) => session.close(resolve));
 process.exit(0);

@@ -45,7 +45,8 @@ server.on("stream", (stream, headers) => {
       `subprotocols=${headers["sec-websocket-protocol"]}`,
   );
   stream.on("error", (e) => fail(`${path} stream: ${e.message}`));
-  if (mode === "plain" || headers[":method"] !== "CONNECT" || headers[":protocol"] !== "websocket") {
+  const websocket = headers[":method"] === "CONNECT" && headers[":protocol"] === "websocket";
+  if (mode === "plain" || !websocket) {
     stream.respond({ ":status": 405 }, { endStream: true });
     return;
   }
