@@ -269,11 +269,19 @@ async fn python_h2_client() {
         let (addr, connections, mut served_rx) = our_server().await;
         let port = addr.port().to_string();
         let lines = run_script("python3", "h2_py_client.py", &[&port]).await;
+        let config = Config::default();
         assert_eq!(
             lines,
             [
                 "enable_connect_protocol=1",
+                &format!(
+                    "initial_window_size={} max_concurrent_streams={} max_header_list_size={}",
+                    config.http2_window_size,
+                    config.http2_max_streams,
+                    config.max_handshake_header_bytes
+                ),
                 "status=200 protocol=chat",
+                &format!("connection_window={}", config.http2_connection_window_size),
                 "text=hello over HTTP/2 from python h2",
                 &format!("binary={} same=True", 300 * 1024),
                 "close=1000",

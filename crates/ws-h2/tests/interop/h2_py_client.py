@@ -2,9 +2,10 @@
 
 Over a plain socket on 127.0.0.1 with cleartext HTTP/2 (prior knowledge): waits for the
 server's SETTINGS_ENABLE_CONNECT_PROTOCOL, sends the extended CONNECT (`:protocol` websocket,
-subprotocol `chat`), checks the 200 and the subprotocol, exchanges a masked text frame and a
-binary one larger than the windows (sent as flow control allows, read with WINDOW_UPDATEs),
-then the close handshake (1000) and the end of the stream both ways.
+subprotocol `chat`), checks the 200 and the subprotocol, exchanges a masked text frame (sent
+one byte per DATA frame) and a binary one larger than the windows (sent as flow control
+allows, read with WINDOW_UPDATEs), then the close handshake (1000) and the end of the stream
+both ways. Also prints the server's SETTINGS and connection window, which follow its Config.
 
 Prints result lines the Rust test compares exactly; any failure exits 1.
 Usage: python3 h2_py_client.py PORT
@@ -85,15 +86,15 @@ def frame(opcode, payload):
     return head + key + masked
 
 
-def send(data, end_stream=False):
-    """Sends DATA as the peer's windows and the frame size allow."""
+def send(data, end_stream=False, most=None):
+    """Sends DATA as the peer's windows and the frame size allow, `most` bytes a frame."""
     view = memoryview(data)
     while view:
         window = conn.local_flow_control_window(stream_id)
         if window == 0:
             pump()
             continue
-        n = min(window, conn.max_outbound_frame_size, len(view))
+        n = min(window, conn.max_outbound_frame_size, len(view), most or len(view))
         conn.send_data(stream_id, view[:n].tobytes())
         sock.sendall(conn.data_to_send())
         view = view[n:]
@@ -148,6 +149,12 @@ enabled = settings.changed_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_
 print(f"enable_connect_protocol={enabled.new_value if enabled else 0}")
 if not enabled or enabled.new_value != 1:
     fail("the server did not enable extended CONNECT")
+remote = conn.remote_settings
+print(
+    f"initial_window_size={remote.initial_window_size} "
+    f"max_concurrent_streams={remote.max_concurrent_streams} "
+    f"max_header_list_size={remote.max_header_list_size}"
+)
 
 stream_id = conn.get_next_available_stream_id()
 conn.send_headers(
@@ -168,9 +175,12 @@ headers = dict(response.headers)
 print(f"status={headers.get(':status')} protocol={headers.get('sec-websocket-protocol')}")
 if headers.get(":status") != "200":
     fail("not 200")
+# The connection window the server opened with WINDOW_UPDATE (nothing sent on it yet).
+print(f"connection_window={conn.outbound_flow_control_window}")
 
 TEXT = "hello over HTTP/2 from python h2"
-send(frame(0x1, TEXT.encode()))
+# One byte per DATA frame: the server reassembles the WebSocket frame from the stream.
+send(frame(0x1, TEXT.encode()), most=1)
 opcode, payload = read_frame()
 if opcode != 0x1:
     fail(f"expected text, got opcode {opcode}")
