@@ -137,7 +137,8 @@ async fn run_script(program: &str, script: &str, args: &[&str]) -> Vec<String> {
 type Served = (String, usize, Option<CloseCode>);
 
 /// Our server on 127.0.0.1: accepts the subprotocol `chat` when offered, echoes text and
-/// binary on every WebSocket of every connection, and reports each WebSocket when it ends.
+/// binary on every WebSocket of every connection (and at `/server-closes` closes with 1001
+/// after the first echo), and reports each WebSocket when it ends.
 /// Also counts the connections.
 async fn our_server() -> (
     SocketAddr,
@@ -191,6 +192,10 @@ async fn echo(
                     break;
                 }
                 echoed += 1;
+                if path == "/server-closes" && ws.close(CloseCode::GOING_AWAY, "bye").await.is_err()
+                {
+                    break;
+                }
             }
             Ok(Message::Close(frame)) => close = frame.map(|f| f.code),
             Ok(_) => {}
@@ -237,13 +242,20 @@ async fn node_http2_client_websockets_at_once_padded_and_narrow() {
             "c text=hello over HTTP/2 from node c".to_owned(),
             "c rst=8".to_owned(),
         ]);
+        expected.extend([
+            "x status=200 protocol=chat".to_owned(),
+            "x text=hello over HTTP/2 from node x".to_owned(),
+            "x close=1001 reason=bye".to_owned(),
+            "x end".to_owned(),
+            "x rst=0".to_owned(),
+        ]);
         expected.push("enableConnectProtocol=true".to_owned());
         expected.extend(full("p"));
         expected.push("enableConnectProtocol=true".to_owned());
         expected.extend(full("w"));
         assert_eq!(lines, expected);
         assert_eq!(
-            served(&mut served_rx, 5).await,
+            served(&mut served_rx, 6).await,
             [
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
@@ -251,6 +263,8 @@ async fn node_http2_client_websockets_at_once_padded_and_narrow() {
                 ("/padded".to_owned(), 2, Some(CloseCode::NORMAL)),
                 // Reset by the client after one echo: no close frame.
                 ("/reset".to_owned(), 1, None),
+                // Closed by the server, the client's reply received.
+                ("/server-closes".to_owned(), 1, Some(CloseCode::GOING_AWAY)),
             ]
         );
         assert_eq!(
@@ -395,8 +409,14 @@ fn payload(len: usize, seed: u8) -> Bytes {
         .collect()
 }
 
-/// One WebSocket's exchange with `h2_server.mjs`: text, binary larger than every window,
-/// ping and pong, the close handshake, the end of the stream.
+/// The binary message our client sends Node: larger than every HTTP/2 window on the way, and
+/// below `max_backpressure` (1 MiB) with room to spare, since the pong to Node's ping may still
+/// be queued when it is sent (a message that takes the queue past the limit fails the send).
+const BIG: usize = 512 << 10;
+
+/// One WebSocket's exchange with `h2_server.mjs` at `/{name}`: text, Node's ping (answered),
+/// binary larger than every window, our ping and its pong, the close handshake, the end of the
+/// stream.
 async fn exchange(mut ws: WebSocketStream<H2Stream>, name: &str) {
     assert_eq!(ws.subprotocol(), Some("chat"), "{name}: the subprotocol");
     let text = Message::text(format!("hello from sockudo {name}"));
@@ -406,7 +426,13 @@ async fn exchange(mut ws: WebSocketStream<H2Stream>, name: &str) {
         text,
         "{name}: the text echo"
     );
-    let big = Message::binary(payload(1 << 20, name.as_bytes()[0]));
+    // Node's own ping (reported; the pong goes out by itself, masked).
+    assert_eq!(
+        ws.recv().await.unwrap().unwrap(),
+        Message::Ping(Bytes::from(format!("from node /{name}"))),
+        "{name}: Node's ping"
+    );
+    let big = Message::binary(payload(BIG, name.as_bytes()[0]));
     ws.send(big.clone()).await.unwrap();
     let echo = ws.recv().await.unwrap().unwrap();
     assert!(
@@ -466,7 +492,8 @@ async fn our_client_against_node_http2_server() {
                     )
                     .as_str(),
                     &format!("text=hello from sockudo {}", &path[1..]),
-                    &format!("binary={}", 1 << 20),
+                    &format!("pong=from node {path}"),
+                    &format!("binary={BIG}"),
                     &format!("ping=ping {}", &path[1..]),
                     "close=1000",
                     "end",
@@ -596,7 +623,8 @@ async fn our_client_with_a_node_http2_server_that_goes_away() {
                  subprotocols=chat",
                 "session closing",
                 "text=hello from sockudo goaway",
-                &format!("binary={}", 1 << 20),
+                "pong=from node /goaway",
+                &format!("binary={BIG}"),
                 "ping=ping goaway",
                 "close=1000",
                 "end",

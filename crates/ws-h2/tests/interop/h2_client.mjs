@@ -2,7 +2,7 @@
 // cleartext HTTP/2 with prior knowledge. Two WebSockets at once on one session, each: a text
 // echo, a binary echo larger than Node's 64 KiB default window, a ping and its pong, the close
 // handshake (1000) and the end of the stream; beside them a third that this side resets
-// (RST_STREAM CANCEL) after a text echo; then the full exchange again on a second session
+// (RST_STREAM CANCEL) after a text echo, and a fourth that the server closes (1001); then the full exchange again on a second session
 // that pads its frames, and on a third whose stream windows are 1000 bytes. Frames are written
 // and read by hand (ws_frames.mjs): masked out, unmasked in.
 // Prints result lines the Rust test compares exactly; any failure exits 1.
@@ -50,9 +50,10 @@ const frames = (stream, name) => {
   });
 };
 
-/// One WebSocket on `session` at `path`: the full exchange, or with `reset` a text echo and
-/// then RST_STREAM CANCEL from this side. Resolves to its result lines.
-const websocket = (session, name, path, reset = false) => new Promise((resolve) => {
+/// One WebSocket on `session` at `path`: the full exchange; with `plan` "reset" a text echo and
+/// then RST_STREAM CANCEL from this side; with "server-closes" a text echo, then the server's
+/// close, answered. Resolves to its result lines.
+const websocket = (session, name, path, plan = "full") => new Promise((resolve) => {
   const lines = [];
   const stream = session.request(
     {
@@ -83,12 +84,29 @@ const websocket = (session, name, path, reset = false) => new Promise((resolve) 
     let f = await expect("the text echo");
     if (f.opcode !== TEXT) fail(`${name}: expected text, got opcode ${f.opcode}`);
     lines.push(`${name} text=${f.payload.toString("utf8")}`);
-    if (reset) {
+    if (plan === "reset") {
       stream.on("close", () => {
         lines.push(`${name} rst=${stream.rstCode}`);
         resolve(lines);
       });
       stream.close(http2.constants.NGHTTP2_CANCEL);
+      return;
+    }
+    if (plan === "server-closes") {
+      f = await expect("the server's close");
+      if (f.opcode !== CLOSE) fail(`${name}: expected a close, got opcode ${f.opcode}`);
+      const code = f.payload.readUInt16BE(0);
+      lines.push(`${name} close=${code} reason=${f.payload.subarray(2).toString("utf8")}`);
+      // Our reply; the server then ends the stream, and so do we.
+      stream.write(encodeFrame(CLOSE, closePayload(code), true));
+      f = await next();
+      if (f) fail(`${name}: a frame after the close: opcode ${f.opcode}`);
+      lines.push(`${name} end`);
+      stream.end();
+      stream.on("close", () => {
+        lines.push(`${name} rst=${stream.rstCode}`);
+        resolve(lines);
+      });
       return;
     }
 
@@ -133,12 +151,13 @@ const print = (results) => {
   for (const lines of results) for (const line of lines) console.log(line);
 };
 
-// Three at once on one session: two full exchanges and one this side resets.
+// Four at once on one session: two full exchanges, one this side resets, one the server closes.
 const session = await connect({});
 print(await Promise.all([
   websocket(session, "a", "/chat"),
   websocket(session, "b", "/chat"),
-  websocket(session, "c", "/reset", true),
+  websocket(session, "c", "/reset", "reset"),
+  websocket(session, "x", "/server-closes", "server-closes"),
 ]));
 // And on a session that pads every frame as much as it can (padding counts in flow control).
 const padded = await connect({ paddingStrategy: http2.constants.PADDING_STRATEGY_MAX });

@@ -5,7 +5,8 @@
 //                             websocket) is answered 200 with the subprotocol `chat` when
 //                             offered, and its WebSocket frames (masked, read by hand) are
 //                             echoed unmasked: text and binary as they came, a ping as a pong,
-//                             a close with the same code, after which the stream ends.
+//                             a close with the same code, after which the stream ends. After
+//                             each text echo it sends a ping of its own and logs the pong.
 //                             Two paths misbehave on purpose: `/forbidden` is answered 403,
 //                             and `/reset` answers its first message with RST_STREAM CANCEL;
 //                             `/goaway` closes the session gracefully (GOAWAY) once answered.
@@ -83,6 +84,8 @@ server.on("stream", (stream, headers) => {
           return;
         }
         stream.write(encodeFrame(opcode, payload, false));
+        // And a ping of our own, which the client must answer (masked) with a pong.
+        stream.write(encodeFrame(PING, Buffer.from(`from node ${path}`), false));
       } else if (opcode === 0x2) {
         log(`binary=${payload.length}`);
         stream.write(encodeFrame(opcode, payload, false));
