@@ -8,7 +8,8 @@
 //!   [`H2WebSocketClient`] (`tests/interop/h2_server.mjs`), with and without
 //!   `enableConnectProtocol`, refusing (403), resetting streams and going away (GOAWAY);
 //! - Python's `h2` (hyper-h2, sans-IO) as a client of our server
-//!   (`tests/interop/h2_py_client.py`).
+//!   (`tests/interop/h2_py_client.py`: two WebSockets in turn on one connection, the second
+//!   half-closed with its close frame).
 //!
 //! The scripts frame WebSocket messages by hand (`tests/interop/ws_frames.mjs` for Node) and
 //! print result lines that the tests compare exactly. Built only with the test-only feature
@@ -294,17 +295,25 @@ async fn python_h2_client() {
                     config.http2_max_streams,
                     config.max_handshake_header_bytes
                 ),
-                "status=200 protocol=chat",
+                "/chat status=200 protocol=chat",
                 &format!("connection_window={}", config.http2_connection_window_size),
-                "text=hello over HTTP/2 from python h2",
-                &format!("binary={} same=True", 300 * 1024),
-                "close=1000",
-                "end",
+                "/chat text=hello over HTTP/2 from python h2",
+                &format!("/chat binary={} same=True", 300 * 1024),
+                "/chat close=1000",
+                "/chat end",
+                "/half status=200 protocol=chat",
+                "/half text=half",
+                "/half close=1000",
+                "/half end",
             ]
         );
         assert_eq!(
-            served(&mut served_rx, 1).await,
-            [("/chat".to_owned(), 2, Some(CloseCode::NORMAL))]
+            served(&mut served_rx, 2).await,
+            [
+                ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
+                // The close came with END_STREAM: still a clean close for the server.
+                ("/half".to_owned(), 1, Some(CloseCode::NORMAL)),
+            ]
         );
         assert_eq!(connections.load(Ordering::SeqCst), 1);
     })
