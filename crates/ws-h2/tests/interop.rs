@@ -2,9 +2,10 @@
 //! knowledge) on 127.0.0.1:
 //!
 //! - Node's built-in `http2` module (nghttp2; no npm packages) as a client of our
-//!   [`H2WebSocketServer`] (`tests/interop/h2_client.mjs`: three WebSockets at once on one
-//!   session, one of them reset by Node, then one on a session that pads its frames and one
-//!   on a session with 1000-byte stream windows) and as a server for our
+//!   [`H2WebSocketServer`] (`tests/interop/h2_client.mjs`: five WebSockets at once on one
+//!   session, one of them reset by Node, one closed by our server, one with
+//!   permessage-deflate done with Node's `zlib`; then one on a session that pads its frames
+//!   and one on a session with 1000-byte stream windows) and as a server for our
 //!   [`H2WebSocketClient`] (`tests/interop/h2_server.mjs`), with and without
 //!   `enableConnectProtocol`, refusing (403), resetting streams and going away (GOAWAY);
 //! - Python's `h2` (hyper-h2, sans-IO) as a client of our server
@@ -35,7 +36,7 @@ use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::mpsc;
 use ws_h2::{Error, H2Stream, H2WebSocketClient, H2WebSocketServer};
 use ws_proto::handshake::Accept;
-use ws_proto::{CloseCode, Config, Message};
+use ws_proto::{CloseCode, Compression, Config, Message};
 use ws_tokio::WebSocketStream;
 
 const NODE_INSTALL: &str = "apt-get install -y nodejs";
@@ -137,6 +138,12 @@ async fn run_script(program: &str, script: &str, args: &[&str]) -> Vec<String> {
 /// code it received.
 type Served = (String, usize, Option<CloseCode>);
 
+/// Our server's configuration: the default, with permessage-deflate (no context takeover)
+/// for the clients that offer it.
+fn server_config() -> Config {
+    Config::builder().compression(Compression::Shared).build()
+}
+
 /// Our server on 127.0.0.1: accepts the subprotocol `chat` when offered, echoes text and
 /// binary on every WebSocket of every connection (and at `/server-closes` closes with 1001
 /// after the first echo), and reports each WebSocket when it ends.
@@ -159,7 +166,7 @@ async fn our_server() -> (
             count.fetch_add(1, Ordering::SeqCst);
             let served_tx = served_tx.clone();
             tokio::spawn(async move {
-                let _ = H2WebSocketServer::new(Config::default())
+                let _ = H2WebSocketServer::new(server_config())
                     .serve_with(
                         tcp,
                         |req| {
@@ -250,16 +257,27 @@ async fn node_http2_client_websockets_at_once_padded_and_narrow() {
             "x end".to_owned(),
             "x rst=0".to_owned(),
         ]);
+        expected.extend([
+            "z status=200 extensions=permessage-deflate; server_no_context_takeover; \
+             client_no_context_takeover"
+                .to_owned(),
+            "z text compressed=true smaller=true same=true".to_owned(),
+            "z binary compressed=true smaller=true same=true".to_owned(),
+            "z close=1000".to_owned(),
+            "z end".to_owned(),
+            "z rst=0".to_owned(),
+        ]);
         expected.push("enableConnectProtocol=true".to_owned());
         expected.extend(full("p"));
         expected.push("enableConnectProtocol=true".to_owned());
         expected.extend(full("w"));
         assert_eq!(lines, expected);
         assert_eq!(
-            served(&mut served_rx, 6).await,
+            served(&mut served_rx, 7).await,
             [
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
+                ("/deflate".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/narrow".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/padded".to_owned(), 2, Some(CloseCode::NORMAL)),
                 // Reset by the client after one echo: no close frame.
@@ -284,7 +302,7 @@ async fn python_h2_client() {
         let (addr, connections, mut served_rx) = our_server().await;
         let port = addr.port().to_string();
         let lines = run_script("python3", "h2_py_client.py", &[&port]).await;
-        let config = Config::default();
+        let config = server_config();
         assert_eq!(
             lines,
             [

@@ -2,14 +2,16 @@
 // cleartext HTTP/2 with prior knowledge. Two WebSockets at once on one session, each: a text
 // echo, a binary echo larger than Node's 64 KiB default window, a ping and its pong, the close
 // handshake (1000) and the end of the stream; beside them a third that this side resets
-// (RST_STREAM CANCEL) after a text echo, and a fourth that the server closes (1001); then the full exchange again on a second session
-// that pads its frames, and on a third whose stream windows are 1000 bytes. Frames are written
-// and read by hand (ws_frames.mjs): masked out, unmasked in.
+// (RST_STREAM CANCEL) after a text echo, a fourth that the server closes (1001), and a fifth
+// with permessage-deflate (Node's zlib, no context takeover); then the full exchange again on
+// a second session that pads its frames, and on a third whose stream windows are 1000 bytes.
+// Frames are written and read by hand (ws_frames.mjs): masked out, unmasked in.
 // Prints result lines the Rust test compares exactly; any failure exits 1.
 // Usage: node h2_client.mjs PORT
 import http2 from "node:http2";
 import {
-  BINARY, CLOSE, PING, PONG, TEXT, FrameReader, closePayload, encodeFrame, pattern,
+  BINARY, CLOSE, PING, PONG, TEXT, FrameReader, closePayload, deflateMessage, encodeFrame,
+  inflateMessage, pattern,
 } from "./ws_frames.mjs";
 
 const port = process.argv[2];
@@ -21,9 +23,9 @@ const fail = (why) => {
 };
 setTimeout(() => fail("timed out"), 20000).unref();
 
-/// The next frame or message from `stream`, in order.
-const frames = (stream, name) => {
-  const reader = new FrameReader(false);
+/// The next frame or message from `stream`, in order (`deflate`: permessage-deflate is on).
+const frames = (stream, name, deflate = false) => {
+  const reader = new FrameReader(false, deflate);
   const queue = [];
   const waiters = [];
   let ended = false;
@@ -137,6 +139,62 @@ const websocket = (session, name, path, plan = "full") => new Promise((resolve) 
   });
 });
 
+/// One WebSocket with permessage-deflate (Node's zlib, no context takeover): the offer and the
+/// server's answer, a compressed text and binary message each way, the close handshake.
+/// Resolves to its result lines.
+const deflateWebsocket = (session, name, path) => new Promise((resolve) => {
+  const lines = [];
+  const stream = session.request(
+    {
+      ":method": "CONNECT",
+      ":protocol": "websocket",
+      ":path": path,
+      ":scheme": "http",
+      ":authority": `127.0.0.1:${port}`,
+      "sec-websocket-version": "13",
+      "sec-websocket-extensions": "permessage-deflate",
+    },
+    { endStream: false },
+  );
+  stream.on("error", (e) => fail(`${name} stream: ${e.message}`));
+  const next = frames(stream, name, true);
+  const expect = async (what) => {
+    const f = await next();
+    if (!f) fail(`${name}: the stream ended before ${what}`);
+    return f;
+  };
+  const echo = async (opcode, message) => {
+    stream.write(encodeFrame(opcode, deflateMessage(message), true, true));
+    const f = await expect("the echo");
+    if (f.opcode !== opcode) fail(`${name}: expected opcode ${opcode}, got ${f.opcode}`);
+    const payload = f.rsv1 ? inflateMessage(f.payload) : f.payload;
+    const smaller = f.payload.length < payload.length;
+    return `compressed=${f.rsv1} smaller=${smaller} same=${payload.equals(message)}`;
+  };
+  stream.on("response", async (headers) => {
+    const status = headers[":status"];
+    lines.push(`${name} status=${status} extensions=${headers["sec-websocket-extensions"]}`);
+    if (status !== 200) fail(`${name}: status ${status}`);
+    if (!/^permessage-deflate\b/.test(headers["sec-websocket-extensions"] || "")) {
+      fail(`${name}: permessage-deflate was not accepted`);
+    }
+    const text = Buffer.from("compress me over HTTP/2 ".repeat(200));
+    lines.push(`${name} text ${await echo(TEXT, text)}`);
+    lines.push(`${name} binary ${await echo(BINARY, Buffer.alloc(100 * 1024, 0x2a))}`);
+    stream.write(encodeFrame(CLOSE, closePayload(1000), true));
+    const f = await expect("the close reply");
+    if (f.opcode !== CLOSE) fail(`${name}: expected a close, got opcode ${f.opcode}`);
+    lines.push(`${name} close=${f.payload.readUInt16BE(0)}`);
+    if (await next()) fail(`${name}: a frame after the close`);
+    lines.push(`${name} end`);
+    stream.end();
+    stream.on("close", () => {
+      lines.push(`${name} rst=${stream.rstCode}`);
+      resolve(lines);
+    });
+  });
+});
+
 /// A session whose server enabled extended CONNECT (checked), with `options`.
 const connect = (options) => new Promise((resolve) => {
   const session = http2.connect(`http://127.0.0.1:${port}`, options);
@@ -151,13 +209,15 @@ const print = (results) => {
   for (const lines of results) for (const line of lines) console.log(line);
 };
 
-// Four at once on one session: two full exchanges, one this side resets, one the server closes.
+// Five at once on one session: two full exchanges, one this side resets, one the server
+// closes, one compressed.
 const session = await connect({});
 print(await Promise.all([
   websocket(session, "a", "/chat"),
   websocket(session, "b", "/chat"),
   websocket(session, "c", "/reset", "reset"),
   websocket(session, "x", "/server-closes", "server-closes"),
+  deflateWebsocket(session, "z", "/deflate"),
 ]));
 // And on a session that pads every frame as much as it can (padding counts in flow control).
 const padded = await connect({ paddingStrategy: http2.constants.PADDING_STRATEGY_MAX });

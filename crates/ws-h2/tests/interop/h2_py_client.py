@@ -177,8 +177,9 @@ def open_websocket(path):
     sock.sendall(conn.data_to_send())
     response = wait_for(h2.events.ResponseReceived, stream.id)
     headers = dict(response.headers)
-    print(f"{path} status={headers.get(':status')} protocol={headers.get('sec-websocket-protocol')}")
-    if headers.get(":status") != "200":
+    status = headers.get(":status")
+    print(f"{path} status={status} protocol={headers.get('sec-websocket-protocol')}")
+    if status != "200":
         fail("not 200")
     return stream
 

@@ -1,6 +1,8 @@
 // WebSocket framing by hand (RFC 6455 section 5) for the HTTP/2 interop scripts: Node's
 // built-in `http2` carries the bytes, no packages. Clients mask, servers do not.
+// permessage-deflate without context takeover with Node's built-in `zlib`.
 import { randomBytes } from "node:crypto";
+import zlib from "node:zlib";
 
 export const TEXT = 0x1;
 export const BINARY = 0x2;
@@ -8,21 +10,23 @@ export const CLOSE = 0x8;
 export const PING = 0x9;
 export const PONG = 0xa;
 
-/// One final frame: `masked` for a client's frames (a fresh random key each), not for a server's.
-export const encodeFrame = (opcode, payload, masked) => {
+/// One final frame: `masked` for a client's frames (a fresh random key each), not for a server's;
+/// `rsv1` for a message compressed with permessage-deflate.
+export const encodeFrame = (opcode, payload, masked, rsv1 = false) => {
   const body = Buffer.from(payload);
   const len = body.length;
+  const b0 = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
   let head;
   if (len < 126) {
-    head = Buffer.from([0x80 | opcode, len]);
+    head = Buffer.from([b0, len]);
   } else if (len < 65536) {
     head = Buffer.alloc(4);
-    head[0] = 0x80 | opcode;
+    head[0] = b0;
     head[1] = 126;
     head.writeUInt16BE(len, 2);
   } else {
     head = Buffer.alloc(10);
-    head[0] = 0x80 | opcode;
+    head[0] = b0;
     head[1] = 127;
     head.writeBigUInt64BE(BigInt(len), 2);
   }
@@ -42,11 +46,14 @@ export const closePayload = (code, reason = "") => {
 };
 
 /// Parses frames out of a byte stream. `expectMasked`: a server reading a client must see every
-/// frame masked, a client reading a server none. Data frames are reassembled into messages;
-/// control frames come out as they arrive. Each result is `{ opcode, payload }`.
+/// frame masked, a client reading a server none. `allowRsv1`: permessage-deflate was
+/// negotiated (RSV1 on a message's first frame marks it compressed). Data frames are reassembled
+/// into messages; control frames come out as they arrive. Each result is
+/// `{ opcode, payload, rsv1 }`, the payload as it came (still compressed with `rsv1`).
 export class FrameReader {
-  constructor(expectMasked) {
+  constructor(expectMasked, allowRsv1 = false) {
     this.expectMasked = expectMasked;
+    this.allowRsv1 = allowRsv1;
     this.buf = Buffer.alloc(0);
     this.fragments = null; // { opcode, parts } of a message in progress
   }
@@ -61,8 +68,12 @@ export class FrameReader {
       const b0 = this.buf[0];
       const b1 = this.buf[1];
       const fin = (b0 & 0x80) !== 0;
-      if ((b0 & 0x70) !== 0) throw new Error(`reserved bits set: ${b0}`);
       const opcode = b0 & 0x0f;
+      const rsv1 = (b0 & 0x40) !== 0;
+      if ((b0 & 0x30) !== 0) throw new Error(`RSV2 or RSV3 set: ${b0}`);
+      if (rsv1 && !(this.allowRsv1 && opcode >= 0x1 && opcode <= 0x2)) {
+        throw new Error(`RSV1 set on opcode ${opcode}`);
+      }
       const masked = (b1 & 0x80) !== 0;
       if (masked !== this.expectMasked) {
         throw new Error(`frame ${masked ? "masked" : "unmasked"}, expected the opposite`);
@@ -86,18 +97,19 @@ export class FrameReader {
       this.buf = this.buf.subarray(off + keyLen + len);
       if (opcode >= 0x8) {
         if (!fin) throw new Error("fragmented control frame");
-        out.push({ opcode, payload });
+        out.push({ opcode, payload, rsv1: false });
       } else if (opcode === 0) {
         if (!this.fragments) throw new Error("continuation without a message");
         this.fragments.parts.push(payload);
         if (fin) {
-          out.push({ opcode: this.fragments.opcode, payload: Buffer.concat(this.fragments.parts) });
+          const { opcode: first, parts, rsv1: compressed } = this.fragments;
+          out.push({ opcode: first, payload: Buffer.concat(parts), rsv1: compressed });
           this.fragments = null;
         }
       } else {
         if (this.fragments) throw new Error("new message inside a fragmented one");
-        if (fin) out.push({ opcode, payload });
-        else this.fragments = { opcode, parts: [payload] };
+        if (fin) out.push({ opcode, payload, rsv1 });
+        else this.fragments = { opcode, parts: [payload], rsv1 };
       }
     }
   }
@@ -109,3 +121,19 @@ export const pattern = (len, seed) => {
   for (let i = 0; i < len; i++) b[i] = (i * 31 + seed) & 0xff;
   return b;
 };
+
+/// permessage-deflate without context takeover (RFC 7692 section 7.2.1): the message
+/// compressed on its own, with the final empty block's 00 00 ff ff removed.
+export const deflateMessage = (payload) => {
+  const out = zlib.deflateRawSync(payload, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  if (!out.subarray(out.length - 4).equals(Buffer.from([0x00, 0x00, 0xff, 0xff]))) {
+    throw new Error("a sync flush that does not end in 00 00 ff ff");
+  }
+  return out.subarray(0, out.length - 4);
+};
+
+/// The inverse of deflateMessage: 00 00 ff ff put back, inflated on its own.
+export const inflateMessage = (payload) =>
+  zlib.inflateRawSync(Buffer.concat([payload, Buffer.from([0x00, 0x00, 0xff, 0xff])]), {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  });
