@@ -10,7 +10,8 @@
 //!   `enableConnectProtocol`, refusing (403), resetting streams and going away (GOAWAY);
 //! - Python's `h2` (hyper-h2, sans-IO) as a client of our server
 //!   (`tests/interop/h2_py_client.py`: two WebSockets in turn on one connection, the second
-//!   half-closed with its close frame).
+//!   half-closed with its close frame) and as a server for our client
+//!   (`tests/interop/h2_py_server.py`: two WebSockets at once on one connection).
 //!
 //! The scripts frame WebSocket messages by hand (`tests/interop/ws_frames.mjs` for Node) and
 //! print result lines that the tests compare exactly. Built only with the test-only feature
@@ -338,24 +339,38 @@ async fn python_h2_client() {
     .await;
 }
 
-/// `h2_server.mjs` running: its port and its output, line by line.
-struct NodeServer {
+/// A peer server running (`h2_server.mjs` or `h2_py_server.py`): its port and its output, line
+/// by line.
+struct PeerServer {
+    script: &'static str,
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
     port: u16,
 }
 
-impl NodeServer {
-    async fn start(mode: &str) -> NodeServer {
+impl PeerServer {
+    /// `node h2_server.mjs MODE`.
+    async fn node(mode: &str) -> PeerServer {
         require_node().await;
-        let mut child = command("node")
-            .arg("h2_server.mjs")
-            .arg(mode)
+        PeerServer::start("node", "h2_server.mjs", &[mode]).await
+    }
+
+    /// `python3 h2_py_server.py`.
+    async fn python() -> PeerServer {
+        require_python_h2().await;
+        PeerServer::start("python3", "h2_py_server.py", &[]).await
+    }
+
+    async fn start(program: &str, script: &'static str, args: &[&str]) -> PeerServer {
+        let mut child = command(program)
+            .arg(script)
+            .args(args)
             .stdin(Stdio::piped())
             .spawn()
-            .expect("spawn node h2_server.mjs");
+            .unwrap_or_else(|e| panic!("spawn {program} {script}: {e}"));
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut server = NodeServer {
+        let mut server = PeerServer {
+            script,
             child,
             stdout,
             port: 0,
@@ -364,16 +379,17 @@ impl NodeServer {
         server.port = first
             .strip_prefix("listening ")
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("h2_server.mjs said {first:?}"));
+            .unwrap_or_else(|| panic!("{script} said {first:?}"));
         server
     }
 
     /// The next line it prints; panics with its standard error if it ended instead.
     async fn next_line(&mut self) -> String {
+        let script = self.script;
         let line = tokio::time::timeout(TEST_TIMEOUT, self.stdout.next_line())
             .await
-            .expect("h2_server.mjs printed nothing in time")
-            .expect("read h2_server.mjs output");
+            .unwrap_or_else(|_| panic!("{script} printed nothing in time"))
+            .unwrap_or_else(|e| panic!("read {script} output: {e}"));
         match line {
             Some(line) => line,
             None => {
@@ -381,7 +397,7 @@ impl NodeServer {
                 if let Some(mut err) = self.child.stderr.take() {
                     let _ = err.read_to_string(&mut stderr).await;
                 }
-                panic!("h2_server.mjs ended early: {stderr}");
+                panic!("{script} ended early: {stderr}");
             }
         }
     }
@@ -399,29 +415,29 @@ impl NodeServer {
         }
     }
 
-    /// Ends its standard input: it prints `requests=N` and exits 0. Its remaining lines.
+    /// Ends its standard input (the Node server's cue to stop; the Python server stops when
+    /// its connection ends) and waits for it to print `requests=N` and exit 0. Its remaining
+    /// lines.
     async fn finish(mut self) -> Vec<String> {
+        let script = self.script;
         drop(self.child.stdin.take());
         let mut lines = Vec::new();
         while let Some(line) = tokio::time::timeout(TEST_TIMEOUT, self.stdout.next_line())
             .await
-            .expect("h2_server.mjs did not end in time")
-            .expect("read h2_server.mjs output")
+            .unwrap_or_else(|_| panic!("{script} did not end in time"))
+            .unwrap_or_else(|e| panic!("read {script} output: {e}"))
         {
             lines.push(line);
         }
         let status = tokio::time::timeout(TEST_TIMEOUT, self.child.wait())
             .await
-            .expect("h2_server.mjs did not exit in time")
+            .unwrap_or_else(|_| panic!("{script} did not exit in time"))
             .unwrap();
         let mut stderr = String::new();
         if let Some(mut err) = self.child.stderr.take() {
             let _ = err.read_to_string(&mut stderr).await;
         }
-        assert!(
-            status.success(),
-            "h2_server.mjs failed ({status}): {stderr}"
-        );
+        assert!(status.success(), "{script} failed ({status}): {stderr}");
         lines
     }
 
@@ -436,15 +452,16 @@ fn payload(len: usize, seed: u8) -> Bytes {
         .collect()
 }
 
-/// The binary message our client sends Node: larger than every HTTP/2 window on the way, and
-/// below `max_backpressure` (1 MiB) with room to spare, since the pong to Node's ping may still
-/// be queued when it is sent (a message that takes the queue past the limit fails the send).
+/// The binary message our client sends a peer server: larger than every HTTP/2 window on the
+/// way, and below `max_backpressure` (1 MiB) with room to spare, since the pong to the peer's
+/// ping may still be queued when it is sent behind another stream's data (a message that takes
+/// the queue past the limit fails the send).
 const BIG: usize = 512 << 10;
 
-/// One WebSocket's exchange with `h2_server.mjs` at `/{name}`: text, Node's ping (answered),
-/// binary larger than every window, our ping and its pong, the close handshake, the end of the
-/// stream.
-async fn exchange(mut ws: WebSocketStream<H2Stream>, name: &str) {
+/// One WebSocket's exchange with a peer server (`node` or `python`) at `/{name}`: text, the
+/// peer's own ping (answered), binary larger than every window, our ping and its pong, the
+/// close handshake, the end of the stream.
+async fn exchange(mut ws: WebSocketStream<H2Stream>, peer: &str, name: &str) {
     assert_eq!(ws.subprotocol(), Some("chat"), "{name}: the subprotocol");
     let text = Message::text(format!("hello from sockudo {name}"));
     ws.send(text.clone()).await.unwrap();
@@ -453,11 +470,11 @@ async fn exchange(mut ws: WebSocketStream<H2Stream>, name: &str) {
         text,
         "{name}: the text echo"
     );
-    // Node's own ping (reported; the pong goes out by itself, masked).
+    // The peer's own ping (reported; the pong goes out by itself, masked).
     assert_eq!(
         ws.recv().await.unwrap().unwrap(),
-        Message::Ping(Bytes::from(format!("from node /{name}"))),
-        "{name}: Node's ping"
+        Message::Ping(Bytes::from(format!("from {peer} /{name}"))),
+        "{name}: the peer's ping"
     );
     let big = Message::binary(payload(BIG, name.as_bytes()[0]));
     ws.send(big.clone()).await.unwrap();
@@ -484,7 +501,7 @@ async fn exchange(mut ws: WebSocketStream<H2Stream>, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_against_node_http2_server() {
     within(async {
-        let mut node = NodeServer::start("ws").await;
+        let mut node = PeerServer::node("ws").await;
         let tcp = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
         let conn = H2WebSocketClient::new(Config::default())
             .connect_multiplexed(tcp)
@@ -497,7 +514,7 @@ async fn our_client_against_node_http2_server() {
             conn.open_websocket(&url_b, &["chat"]),
         );
         let (a, b) = (a.expect("WebSocket /a"), b.expect("WebSocket /b"));
-        tokio::join!(exchange(a, "a"), exchange(b, "b"));
+        tokio::join!(exchange(a, "node", "a"), exchange(b, "node", "b"));
         // Node saw both streams end cleanly (END_STREAM both ways, no reset).
         let mut lines = node.lines_until("/a closed rst=0").await;
         if !lines.iter().any(|l| l == "/b closed rst=0") {
@@ -537,7 +554,7 @@ async fn our_client_against_node_http2_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_refuses_a_node_http2_server_without_extended_connect() {
     within(async {
-        let node = NodeServer::start("plain").await;
+        let node = PeerServer::node("plain").await;
         let tcp = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
         let err = H2WebSocketClient::new(Config::default())
             .connect(tcp, &node.url("/chat"), &["chat"])
@@ -553,7 +570,7 @@ async fn our_client_refuses_a_node_http2_server_without_extended_connect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_with_a_node_http2_server_that_refuses_and_resets() {
     within(async {
-        let mut node = NodeServer::start("ws").await;
+        let mut node = PeerServer::node("ws").await;
         let tcp = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
         let conn = H2WebSocketClient::new(Config::default())
             .connect_multiplexed(tcp)
@@ -585,7 +602,7 @@ async fn our_client_with_a_node_http2_server_that_refuses_and_resets() {
             .open_websocket(&node.url("/after"), &["chat"])
             .await
             .expect("WebSocket /after");
-        exchange(after, "after").await;
+        exchange(after, "node", "after").await;
         let mut lines = node.lines_until("/after closed rst=0").await;
         drop(conn);
         lines.extend(node.finish().await);
@@ -613,7 +630,7 @@ async fn our_client_with_a_node_http2_server_that_refuses_and_resets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_client_with_a_node_http2_server_that_goes_away() {
     within(async {
-        let mut node = NodeServer::start("ws").await;
+        let mut node = PeerServer::node("ws").await;
         let tcp = TcpStream::connect(("127.0.0.1", node.port)).await.unwrap();
         let conn = H2WebSocketClient::new(Config::default())
             .connect_multiplexed(tcp)
@@ -624,7 +641,7 @@ async fn our_client_with_a_node_http2_server_that_goes_away() {
             .await
             .expect("WebSocket /goaway");
         // The WebSocket open when the GOAWAY came goes on to its end.
-        exchange(ws, "goaway").await;
+        exchange(ws, "node", "goaway").await;
         // A new one fails, promptly.
         let refused = tokio::time::timeout(
             Duration::from_secs(5),
@@ -662,6 +679,65 @@ async fn our_client_with_a_node_http2_server_that_goes_away() {
         assert_eq!(
             lines.last().map(String::as_str),
             Some("requests=1"),
+            "{lines:#?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_against_python_h2_server() {
+    within(async {
+        let mut python = PeerServer::python().await;
+        let tcp = TcpStream::connect(("127.0.0.1", python.port))
+            .await
+            .unwrap();
+        let conn = H2WebSocketClient::new(Config::default())
+            .connect_multiplexed(tcp)
+            .await
+            .expect("HTTP/2 connection to Python");
+        // Two WebSockets at once on the one connection.
+        let (url_a, url_b) = (python.url("/a"), python.url("/b"));
+        let (a, b) = tokio::join!(
+            conn.open_websocket(&url_a, &["superchat", "chat"]),
+            conn.open_websocket(&url_b, &["chat"]),
+        );
+        let (a, b) = (a.expect("WebSocket /a"), b.expect("WebSocket /b"));
+        tokio::join!(exchange(a, "python", "a"), exchange(b, "python", "b"));
+        // Python saw both streams end (our END_STREAM after the close handshake).
+        let mut lines = python.lines_until("/a end").await;
+        if !lines.iter().any(|l| l == "/b end") {
+            lines.extend(python.lines_until("/b end").await);
+        }
+        // Closing the connection ends the Python server.
+        drop(conn);
+        lines.extend(python.finish().await);
+        for (path, offered) in [("/a", "superchat, chat"), ("/b", "chat")] {
+            let of_path: Vec<&str> = lines
+                .iter()
+                .filter_map(|l| l.strip_prefix(path)?.strip_prefix(' '))
+                .collect();
+            assert_eq!(
+                of_path,
+                [
+                    format!(
+                        "request method=CONNECT protocol=websocket scheme=http version=13 \
+                         subprotocols={offered}"
+                    )
+                    .as_str(),
+                    &format!("text=hello from sockudo {}", &path[1..]),
+                    &format!("pong=from python {path}"),
+                    &format!("binary={BIG}"),
+                    &format!("ping=ping {}", &path[1..]),
+                    "close=1000",
+                    "end",
+                ],
+                "{lines:#?}"
+            );
+        }
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("requests=2"),
             "{lines:#?}"
         );
     })
