@@ -2,9 +2,10 @@
 //! knowledge) on 127.0.0.1:
 //!
 //! - Node's built-in `http2` module (nghttp2; no npm packages) as a client of our
-//!   [`H2WebSocketServer`] (`tests/interop/h2_client.mjs`: five WebSockets at once on one
+//!   [`H2WebSocketServer`] (`tests/interop/h2_client.mjs`: six WebSockets at once on one
 //!   session, one of them reset by Node, one closed by our server, one with
-//!   permessage-deflate done with Node's `zlib`; then one on a session that pads its frames
+//!   permessage-deflate done with Node's `zlib`, one flooded by our server until Node, not
+//!   reading, resets it; then one on a session that pads its frames
 //!   and one on a session with 1000-byte stream windows) and as a server for our
 //!   [`H2WebSocketClient`] (`tests/interop/h2_server.mjs`), with and without
 //!   `enableConnectProtocol`, refusing (403), resetting streams and going away (GOAWAY);
@@ -146,8 +147,9 @@ fn server_config() -> Config {
 }
 
 /// Our server on 127.0.0.1: accepts the subprotocol `chat` when offered, echoes text and
-/// binary on every WebSocket of every connection (and at `/server-closes` closes with 1001
-/// after the first echo), and reports each WebSocket when it ends.
+/// binary on every WebSocket of every connection (at `/server-closes` it closes with 1001
+/// after the first echo, at `/flood` it sends until the stream fails), and reports each
+/// WebSocket when it ends.
 /// Also counts the connections.
 async fn our_server() -> (
     SocketAddr,
@@ -192,6 +194,18 @@ async fn echo(
     path: String,
     served: mpsc::UnboundedSender<Served>,
 ) {
+    if path == "/flood" {
+        // Sends until the client, which reads nothing, resets the stream: the send waiting on
+        // its window must fail then (not at send_timeout).
+        let chunk = Message::binary(Bytes::from(vec![0x5a; 16 << 10]));
+        let mut sent = 0usize;
+        while ws.send(chunk.clone()).await.is_ok() {
+            sent += 1;
+            assert!(sent < 10_000, "no backpressure after {sent} messages");
+        }
+        let _ = served.send((path, usize::from(sent > 0), None));
+        return;
+    }
     let mut echoed = 0;
     let mut close = None;
     while let Some(msg) = ws.recv().await {
@@ -268,17 +282,27 @@ async fn node_http2_client_websockets_at_once_padded_and_narrow() {
             "z end".to_owned(),
             "z rst=0".to_owned(),
         ]);
+        expected.extend([
+            "f status=200 protocol=chat".to_owned(),
+            "f rst=8".to_owned(),
+        ]);
         expected.push("enableConnectProtocol=true".to_owned());
         expected.extend(full("p"));
         expected.push("enableConnectProtocol=true".to_owned());
         expected.extend(full("w"));
         assert_eq!(lines, expected);
+        // The flood's blocked send failed on the reset, long before send_timeout (30 s).
+        let served = tokio::time::timeout(Duration::from_secs(5), served(&mut served_rx, 8))
+            .await
+            .expect("a WebSocket of our server still running 5 s after the client left");
         assert_eq!(
-            served(&mut served_rx, 7).await,
+            served,
             [
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/chat".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/deflate".to_owned(), 2, Some(CloseCode::NORMAL)),
+                // Sent some, then failed on the reset.
+                ("/flood".to_owned(), 1, None),
                 ("/narrow".to_owned(), 2, Some(CloseCode::NORMAL)),
                 ("/padded".to_owned(), 2, Some(CloseCode::NORMAL)),
                 // Reset by the client after one echo: no close frame.

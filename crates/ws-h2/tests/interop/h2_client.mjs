@@ -2,9 +2,10 @@
 // cleartext HTTP/2 with prior knowledge. Two WebSockets at once on one session, each: a text
 // echo, a binary echo larger than Node's 64 KiB default window, a ping and its pong, the close
 // handshake (1000) and the end of the stream; beside them a third that this side resets
-// (RST_STREAM CANCEL) after a text echo, a fourth that the server closes (1001), and a fifth
-// with permessage-deflate (Node's zlib, no context takeover); then the full exchange again on
-// a second session that pads its frames, and on a third whose stream windows are 1000 bytes.
+// (RST_STREAM CANCEL) after a text echo, a fourth that the server closes (1001), a fifth with
+// permessage-deflate (Node's zlib, no context takeover), and a sixth that the server floods
+// while this side reads nothing, then resets; then the full exchange again on a second
+// session that pads its frames, and on a third whose stream windows are 1000 bytes.
 // Frames are written and read by hand (ws_frames.mjs): masked out, unmasked in.
 // Prints result lines the Rust test compares exactly; any failure exits 1.
 // Usage: node h2_client.mjs PORT
@@ -54,7 +55,8 @@ const frames = (stream, name, deflate = false) => {
 
 /// One WebSocket on `session` at `path`: the full exchange; with `plan` "reset" a text echo and
 /// then RST_STREAM CANCEL from this side; with "server-closes" a text echo, then the server's
-/// close, answered. Resolves to its result lines.
+/// close, answered; with "flood" nothing read for 300 ms while the server sends, then
+/// RST_STREAM CANCEL. Resolves to its result lines.
 const websocket = (session, name, path, plan = "full") => new Promise((resolve) => {
   const lines = [];
   const stream = session.request(
@@ -80,6 +82,19 @@ const websocket = (session, name, path, plan = "full") => new Promise((resolve) 
     const status = headers[":status"];
     lines.push(`${name} status=${status} protocol=${headers["sec-websocket-protocol"]}`);
     if (headers[":status"] !== 200) fail(`${name}: status ${headers[":status"]}`);
+    if (plan === "flood") {
+      // The server sends without end; we read nothing, so its writes wait on our window, and
+      // then we reset the stream: its blocked write must fail at once.
+      stream.pause();
+      setTimeout(() => {
+        stream.on("close", () => {
+          lines.push(`${name} rst=${stream.rstCode}`);
+          resolve(lines);
+        });
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, 300);
+      return;
+    }
 
     const text = `hello over HTTP/2 from node ${name}`;
     stream.write(encodeFrame(TEXT, Buffer.from(text), true));
@@ -209,8 +224,8 @@ const print = (results) => {
   for (const lines of results) for (const line of lines) console.log(line);
 };
 
-// Five at once on one session: two full exchanges, one this side resets, one the server
-// closes, one compressed.
+// Six at once on one session: two full exchanges, one this side resets, one the server
+// closes, one compressed, one the server floods until this side resets it.
 const session = await connect({});
 print(await Promise.all([
   websocket(session, "a", "/chat"),
@@ -218,6 +233,7 @@ print(await Promise.all([
   websocket(session, "c", "/reset", "reset"),
   websocket(session, "x", "/server-closes", "server-closes"),
   deflateWebsocket(session, "z", "/deflate"),
+  websocket(session, "f", "/flood", "flood"),
 ]));
 // And on a session that pads every frame as much as it can (padding counts in flow control).
 const padded = await connect({ paddingStrategy: http2.constants.PADDING_STRATEGY_MAX });
