@@ -71,9 +71,7 @@ impl H2Stream {
         self.send.send_reset(reason);
         self.write_done = true;
     }
-}
 
-impl H2Stream {
     /// Why the stream can no longer send: the peer's RST_STREAM (or GOAWAY) as
     /// `ConnectionReset` with its reason, as reads report it, else `BrokenPipe`.
     ///
