@@ -148,9 +148,8 @@ fn server_config() -> Config {
 
 /// Our server on 127.0.0.1: accepts the subprotocol `chat` when offered, echoes text and
 /// binary on every WebSocket of every connection (at `/server-closes` it closes with 1001
-/// after the first echo, at `/flood` it sends until the stream fails), and reports each
-/// WebSocket when it ends.
-/// Also counts the connections.
+/// after the first echo, at `/flood` it sends until the stream fails), reports each WebSocket
+/// when it ends, and counts the connections.
 async fn our_server() -> (
     SocketAddr,
     Arc<AtomicUsize>,
@@ -189,6 +188,7 @@ async fn our_server() -> (
     (addr, connections, served_rx)
 }
 
+/// One WebSocket of [`our_server`], reported to `served` when it ends.
 async fn echo(
     mut ws: WebSocketStream<H2Stream>,
     path: String,
