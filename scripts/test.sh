@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The test command README.md gives: installs what the interop tests need (Python `websockets`,
-# Node `ws`), then runs every test of the workspace and the doctests.
+# The test command README.md gives: installs what the interop tests need (Python `websockets`
+# and `h2`, Node `ws`), then runs every test of the workspace and the doctests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Independent peers for the interop tests (Python websockets, Node ws).
 python3 -m pip install --quiet --disable-pip-version-check \
   -r crates/ws-tokio/tests/interop/requirements.txt
+# Python's `h2` (hyper-h2) for the RFC 8441 interop of crates/ws-h2/tests/interop.rs; its Node
+# peer is Node's built-in `http2`, no package.
+python3 -m pip install --quiet --disable-pip-version-check \
+  -r crates/ws-h2/tests/interop/requirements.txt
 # A real browser for crates/sockudo-ws/tests/browser.rs (Debian's chromium).
 if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

@@ -72,6 +72,22 @@ impl H2Stream {
         self.send.send_reset(reason);
         self.write_done = true;
     }
+
+    /// Why the stream can no longer send: the peer's RST_STREAM (or GOAWAY) as
+    /// `ConnectionReset` with its reason, as reads report it, else `BrokenPipe`.
+    ///
+    /// `h2` answers a stream that was reset while a write waited for its window with "no
+    /// more capacity" and no reason; the reason is asked for here. (Asking registers no waker
+    /// that matters: the write fails now.)
+    fn closed_error(&mut self, cx: &mut Context<'_>) -> io::Error {
+        match self.send.poll_reset(cx) {
+            Poll::Ready(Ok(reason)) => {
+                io::Error::new(io::ErrorKind::ConnectionReset, h2::Error::from(reason))
+            }
+            Poll::Ready(Err(e)) => to_io(e),
+            Poll::Pending => io::ErrorKind::BrokenPipe.into(),
+        }
+    }
 }
 
 /// An `h2` error as an I/O error: the transport's own I/O errors as they were, a reset of this
@@ -169,7 +185,8 @@ impl AsyncWrite for H2Stream {
             match ready!(this.send.poll_capacity(cx)) {
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Poll::Ready(Err(to_io(e))),
-                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+                // The stream can no longer send: say why.
+                None => return Poll::Ready(Err(this.closed_error(cx))),
             }
         }
         cx.waker().wake_by_ref();

@@ -844,3 +844,67 @@ async fn invalid_utf8_in_a_text_message_closes_with_1007() {
     })
     .await;
 }
+
+/// Regression: a peer's RST_STREAM while a send waits on the stream's window failed the send
+/// with `BrokenPipe` (as if this side had shut the stream down) instead of `ConnectionReset`
+/// carrying the peer's reason, as reads and every other reset report it. Seen with Node's
+/// `http2` resetting a stream it had stopped reading.
+#[tokio::test]
+async fn a_send_blocked_on_the_window_fails_with_connection_reset_when_the_peer_resets() {
+    within(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (error_tx, error_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut error_tx = Some(error_tx);
+            let _ = H2WebSocketServer::new(Config::default())
+                .serve(tcp, move |mut ws, _| {
+                    let error_tx = error_tx.take().unwrap();
+                    async move {
+                        let chunk = Message::binary(payload(16 << 10, 5));
+                        let error = loop {
+                            if let Err(e) = ws.send(chunk.clone()).await {
+                                break e;
+                            }
+                        };
+                        let _ = error_tx.send(error);
+                    }
+                })
+                .await;
+        });
+        // A raw client with a small window that reads nothing, then resets the stream.
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (client, conn) = h2::client::Builder::new()
+            .initial_window_size(16 << 10)
+            .handshake::<_, Bytes>(tcp)
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut client = client.ready().await.unwrap();
+        let (response, mut send) = client
+            .send_request(connect_request("/flood", Some("websocket"), "13"), false)
+            .unwrap();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), 200);
+        // Let the server fill the window and block.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        send.send_reset(h2::Reason::CANCEL);
+        let error = tokio::time::timeout(Duration::from_secs(5), error_rx)
+            .await
+            .expect("the blocked send did not fail within 5 s of the reset")
+            .unwrap();
+        let ws_tokio::Error::Io(io) = &error else {
+            panic!("expected an I/O error, got {error:?}");
+        };
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset, "{io:?}");
+        let h2_error = io
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<h2::Error>())
+            .unwrap_or_else(|| panic!("no h2::Error in {io:?}"));
+        assert_eq!(h2_error.reason(), Some(h2::Reason::CANCEL), "{h2_error:?}");
+    })
+    .await;
+}
