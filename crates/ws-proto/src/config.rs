@@ -197,9 +197,10 @@ pub struct Config {
     /// a single message larger than the limit is still accepted when nothing else is queued,
     /// so the output never holds more than `max(max_backpressure, one message)`. Default 1 MiB.
     ///
-    /// A task that waits for room before sending (the transports' `send`, or a `Sink` used
-    /// through `poll_ready`) waits at `write_buffer_size` and never gets here while
-    /// `write_buffer_size <= max_backpressure`; this limit catches output queued without
+    /// The transports' `send` and `feed` wait for room for the whole message and never get
+    /// here; a `Sink` used through `poll_ready` (which does not know the next message's size)
+    /// waits at `write_buffer_size`, so it gets here only with a message larger than
+    /// `max_backpressure - write_buffer_size`. This limit catches output queued without
     /// waiting: automatic pongs and close replies, `start_send` without `poll_ready`, fan-out.
     /// A peer that stops reading altogether is cut off by `send_timeout`.
     pub max_backpressure: usize,

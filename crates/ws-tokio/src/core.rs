@@ -398,6 +398,25 @@ where
         Poll::Ready(Ok(()))
     }
 
+    /// Room for a message of `len` bytes: [`poll_ready`](Self::poll_ready), and, when what is
+    /// queued plus the message would go beyond `max_backpressure`, until the queue is written
+    /// out (a message alone is always taken). So a task that waits before sending never fails
+    /// with `Backpressure` because of a few bytes queued ahead of it (a pong, a close reply,
+    /// output held up behind another HTTP/2 stream's window). Nothing on the echo path: the
+    /// queue is empty when it sends.
+    pub(crate) fn poll_ready_for(
+        &mut self,
+        cx: &mut Context<'_>,
+        len: usize,
+    ) -> Poll<Result<(), Error>> {
+        ready!(self.poll_ready(cx))?;
+        let buffered = self.conn.buffered_output();
+        if buffered > 0 && buffered.saturating_add(len) > self.conn.config().max_backpressure {
+            ready!(self.poll_write_timed(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         match message {
             // A close starts a deadline: it reads the clock.

@@ -203,7 +203,7 @@ where
     /// Cancel safety: as [`WebSocketStream::send`].
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
-        poll_fn(|cx| self.with_core(cx, |core, cx| core.poll_ready(cx))).await?;
+        poll_fn(|cx| self.with_core(cx, |core, cx| core.poll_ready_for(cx, message.len()))).await?;
         self.shared.lock().start_send(message)?;
         self.flush().await
     }
@@ -230,7 +230,7 @@ where
     /// Cancel safety: as [`WebSocketStream::send`].
     pub async fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
-        poll_fn(|cx| self.with_core(cx, |core, cx| core.poll_ready(cx))).await?;
+        poll_fn(|cx| self.with_core(cx, |core, cx| core.poll_ready_for(cx, message.len()))).await?;
         self.shared.lock().start_send(message)
     }
 

@@ -107,6 +107,12 @@ where
 
     /// Send a message and flush it.
     ///
+    /// Waits for room for the whole message: while `write_buffer_size` bytes or more are
+    /// queued, and while what is queued plus this message would go beyond `max_backpressure`
+    /// (a message alone is always taken). So it never fails with
+    /// [`Backpressure`](crate::ConnectionError::Backpressure) because of output queued ahead
+    /// of it (a pong, a close reply).
+    ///
     /// Never waits forever: while it waits for the peer to take our output, the connection's
     /// timers run, and a peer that takes nothing for `send_timeout` fails the connection with
     /// a [`TimeoutKind::Send`](crate::TimeoutKind::Send) timeout ([`Error::timeout_kind`]): the transport is
@@ -121,7 +127,7 @@ where
         // instead of three nested ones, on the hottest path of an echo server.
         poll_fn(|cx| {
             if let Some(m) = message.take() {
-                if self.core.poll_ready(cx)?.is_pending() {
+                if self.core.poll_ready_for(cx, m.len())?.is_pending() {
                     message = Some(m);
                     return Poll::Pending;
                 }
@@ -149,13 +155,14 @@ where
     }
 
     /// Queue a message without flushing (corking): many small messages then go out in one
-    /// write at the next flush. Waits only while the output buffer is over
-    /// `write_buffer_size`, bounded by `send_timeout` as [`WebSocketStream::send`].
+    /// write at the next flush. Waits only for room, as [`WebSocketStream::send`] (the output
+    /// buffer over `write_buffer_size`, or no room for this message within
+    /// `max_backpressure`), bounded by `send_timeout`.
     ///
     /// Cancel safety: as [`WebSocketStream::send`].
     pub async fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
-        poll_fn(|cx| self.core.poll_ready(cx)).await?;
+        poll_fn(|cx| self.core.poll_ready_for(cx, message.len())).await?;
         self.core.start_send(message)
     }
 

@@ -203,3 +203,41 @@ async fn unread_pongs_fail_with_backpressure_and_close_1008() {
     })
     .await;
 }
+
+/// Regression: `send` of a message no larger than `max_backpressure` failed with
+/// `Backpressure` (and closed 1008) when a few bytes were queued ahead of it, although it
+/// could wait. Seen over HTTP/2, where a pong can sit queued behind another stream's window.
+/// Now `send` (and `feed`, and the split writer's) waits for the queue to go out first.
+#[tokio::test]
+async fn send_waits_for_room_for_the_whole_message_instead_of_failing() {
+    within(TEST_TIMEOUT, async {
+        let (mut client, mut server) = common::duplex_pair(config(), 1024);
+        // Queued, not flushed, and the pipe holds only 1 KiB: the peer has to read it first.
+        server.feed(Message::text("ahead")).await.unwrap();
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(Ok(message)) = client.recv().await {
+                got.push(message.len());
+                if got.len() == 4 {
+                    break;
+                }
+            }
+            got
+        });
+        // Exactly max_backpressure: with "ahead" queued it does not fit beside it.
+        server
+            .send(Message::binary(vec![7u8; MAX_BACKPRESSURE]))
+            .await
+            .expect("send waits for room instead of failing");
+        server.feed(Message::text("x")).await.unwrap();
+        server
+            .send(Message::binary(vec![8u8; MAX_BACKPRESSURE]))
+            .await
+            .expect("feed then send: the same");
+        assert_eq!(
+            reader.await.unwrap(),
+            [5, MAX_BACKPRESSURE, 1, MAX_BACKPRESSURE]
+        );
+    })
+    .await;
+}
