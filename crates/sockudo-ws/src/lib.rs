@@ -65,6 +65,13 @@
 //! the [`axum::WebSocketUpgrade`] extractor (feature `axum-integration`) does the same for
 //! HTTP/1.1 upgrades and HTTP/2 extended CONNECT (RFC 8441).
 //!
+//! Over HTTP/2 (feature `http2`), `H2WebSocketServer` serves WebSockets as streams of one
+//! connection, the way browsers open them when a server allows it (RFC 8441), and
+//! `H2WebSocketClient` opens many on one connection; each is the same [`WebSocketStream`]
+//! over an `H2Stream`. `H2WebSocketServer::serve_auto` (by the connection preface) and
+//! `serve_tls` (by ALPN, with `tls`) take HTTP/1.1 and HTTP/2 on one listener. See [`h2`] and
+//! `examples/http2_echo.rs`.
+//!
 //! # Feature flags
 //!
 //! | feature | default | what it adds | crate |
