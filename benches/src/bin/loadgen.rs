@@ -374,9 +374,10 @@ where
 /// Opens one TCP connection and the `k` WebSockets it carries (`k` is 1 but for h2).
 async fn open(target: Arc<Target>, k: usize) -> Result<Vec<Opened>, String> {
     let stream = connect(target.addr).await?;
-    match (&target.transport, &target.tls) {
-        (Transport::H2, _) => open_h2(&target, stream, k).await,
-        (Transport::Wss, Some(tls)) => {
+    match target.transport {
+        Transport::H2 => open_h2(&target, stream, k).await,
+        Transport::Wss => {
+            let tls = target.tls.as_ref().ok_or("wss without a TLS client")?;
             let name = ServerName::IpAddress(target.addr.ip().into());
             let stream = tls
                 .connect(name, stream)
@@ -385,7 +386,7 @@ async fn open(target: Arc<Target>, k: usize) -> Result<Vec<Opened>, String> {
             let (ws, deflate) = handshake(stream, &target.request).await?;
             Ok(vec![(Conn::Tls(Box::new(ws)), deflate)])
         }
-        _ => {
+        Transport::H1 => {
             let (ws, deflate) = handshake(stream, &target.request).await?;
             Ok(vec![(Conn::Tcp(ws), deflate)])
         }
