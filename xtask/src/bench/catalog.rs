@@ -57,6 +57,20 @@ impl Transport {
         args.into_iter().map(str::to_owned).collect()
     }
 
+    /// For a column heading: `h2, 10 WebSockets / connection`.
+    pub(crate) fn short(self) -> String {
+        match self {
+            Transport::H1 => "h1".to_owned(),
+            Transport::Wss => "wss".to_owned(),
+            Transport::H2 {
+                streams_per_connection: 1,
+            } => "h2".to_owned(),
+            Transport::H2 {
+                streams_per_connection,
+            } => format!("h2, {streams_per_connection} WebSockets / connection"),
+        }
+    }
+
     /// For the report: `HTTP/2, 10 WebSockets per connection`.
     pub(crate) fn describe(self) -> String {
         match self {

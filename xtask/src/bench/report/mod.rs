@@ -47,7 +47,10 @@ impl Report<'_> {
         let files = [
             ("report.md", md.clone()),
             ("readme-table.md", self.readme_table(&summaries)),
-            ("transports-table.md", self.transports_table(&summaries)),
+            (
+                "transports-table.md",
+                self.transports_readme_table(&summaries),
+            ),
             ("chart.svg", self.svg(&summaries)),
             ("results.json", json::render(self, &summaries)),
             ("results.csv", self.csv()),

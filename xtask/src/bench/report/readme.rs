@@ -100,7 +100,7 @@ impl Report<'_> {
     }
 
     /// "3 rounds" (the most any case had).
-    fn rounds_text(&self) -> String {
+    pub(super) fn rounds_text(&self) -> String {
         let rounds = self.runs.iter().map(|r| r.round + 1).max().unwrap_or(0);
         format!("{rounds} round{}", if rounds == 1 { "" } else { "s" })
     }

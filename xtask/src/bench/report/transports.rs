@@ -1,6 +1,6 @@
 //! The Transports table: ours over HTTP/1.1 (`sockudo`, the baseline), TLS and HTTP/2 on the
 //! same cases, as ratios to HTTP/1.1: messages per second and server CPU-seconds per million
-//! messages. In `report.md` and, alone, in `transports-table.md` (for the README).
+//! messages. In `report.md`, and in short in `transports-table.md` (for the README).
 
 use std::fmt::Write as _;
 
@@ -71,6 +71,68 @@ impl Report<'_> {
                     ratio(s.cpu_per_million, base.and_then(|b| b.cpu_per_million)),
                 );
             }
+        }
+        md
+    }
+
+    /// The short form for the README (`transports-table.md`; empty without other
+    /// transports): per case the HTTP/1.1 msg/s, each other transport's as a ratio to it, and
+    /// the server CPU-s / M msgs of each, HTTP/1.1 first.
+    pub(crate) fn transports_readme_table(&self, summaries: &[Summary]) -> String {
+        if !self.has_transports() {
+            return String::new();
+        }
+        let others: Vec<_> = self
+            .servers
+            .iter()
+            .filter(|s| s.transport != Transport::H1)
+            .collect();
+        let find = |case: &Case, server: &str| {
+            summaries
+                .iter()
+                .find(|s| s.case == *case && s.server.name == server && s.rounds > 0)
+        };
+        let cpu = |s: Option<&Summary>| {
+            s.and_then(|s| s.cpu_per_million)
+                .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}"))
+        };
+        let mut md = format!(
+            "Median of {} from `cargo xtask bench` on {}, {}{}; other transports as ratios of \
+             the HTTP/1.1 msg/s. Server CPU-seconds per million messages, HTTP/1.1 first, then \
+             the others in the same order.\n\n| case | HTTP/1.1 msg/s |",
+            self.rounds_text(),
+            self.machine.describe(),
+            self.machine.date,
+            if self.quick {
+                " (a --quick smoke run, not results)"
+            } else {
+                ""
+            },
+        );
+        for s in &others {
+            let _ = write!(md, " {} |", s.transport.short());
+        }
+        md.push_str(" server CPU-s / M msgs |\n|---|--:|");
+        for _ in &others {
+            md.push_str("--:|");
+        }
+        md.push_str("--:|\n");
+        for case in self.cases {
+            let Some(base) = find(case, OURS) else {
+                continue;
+            };
+            let _ = write!(md, "| {} | {} |", case.describe(), thousands(base.median));
+            let mut cpus = vec![cpu(Some(base))];
+            for s in &others {
+                let mine = find(case, s.name);
+                let ratio = mine.map_or_else(
+                    || "-".to_owned(),
+                    |m| format!("{:.2}x", m.median / base.median),
+                );
+                let _ = write!(md, " {ratio} |");
+                cpus.push(cpu(mine));
+            }
+            let _ = writeln!(md, " {} |", cpus.join(" / "));
         }
         md
     }
@@ -175,6 +237,21 @@ mod tests {
             "{table}"
         );
         assert!(!table.contains("tungstenite"), "{table}");
+        let short = report.transports_readme_table(&summaries);
+        assert!(
+            short.contains(
+                "| case | HTTP/1.1 msg/s | wss | h2 | h2, 10 WebSockets / connection | \
+                 server CPU-s / M msgs |"
+            ),
+            "{short}"
+        );
+        assert!(
+            short.contains(
+                "| 100 connections x 512 B binary | 200,000 | 0.50x | 0.25x | - | \
+                 5.00 / 10.00 / 20.00 / - |"
+            ),
+            "{short}"
+        );
         let md = report.markdown(&summaries);
         assert!(md.contains("## Transports"), "{md}");
         // The README's peers are the other crates only.
@@ -192,6 +269,7 @@ mod tests {
         };
         let summaries = summarize(&[case], h1, &runs);
         assert_eq!(report.transports_table(&summaries), "");
+        assert_eq!(report.transports_readme_table(&summaries), "");
         assert!(!report.markdown(&summaries).contains("## Transports"));
     }
 }
