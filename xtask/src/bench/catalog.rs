@@ -18,6 +18,72 @@ pub(crate) struct Server {
     /// A reference measurement rather than a WebSocket crate (the Tokio floor): left out of
     /// the default set, run only when `--servers` names it.
     pub(crate) reference: bool,
+    /// What carries the WebSockets. Every crate's row is HTTP/1.1 on plain TCP; ours also
+    /// runs over TLS and HTTP/2 (`sockudo-wss`, `sockudo-h2`, `sockudo-h2-mux`), rows run
+    /// only when `--servers` names them and reported apart, as ratios to `sockudo`.
+    pub(crate) transport: Transport,
+}
+
+/// What carries a server's WebSockets: the load generator's `--transport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// HTTP/1.1 upgrade on plain TCP: every crate's, and the baseline of the others.
+    H1,
+    /// HTTP/1.1 upgrade over TLS (rustls, a self-signed certificate).
+    Wss,
+    /// HTTP/2 extended CONNECT (RFC 8441) on cleartext HTTP/2, this many WebSockets on each
+    /// TCP connection (the case's connections are its WebSockets).
+    H2 { streams_per_connection: usize },
+}
+
+impl Transport {
+    /// The load generator's arguments for it (none for HTTP/1.1, whose command line stays as
+    /// it always was).
+    pub(crate) fn loadgen_args(self) -> Vec<String> {
+        let args: Vec<&str> = match self {
+            Transport::H1 => Vec::new(),
+            Transport::Wss => vec!["--transport", "wss"],
+            Transport::H2 {
+                streams_per_connection,
+            } => {
+                return vec![
+                    "--transport".to_owned(),
+                    "h2".to_owned(),
+                    "--streams-per-connection".to_owned(),
+                    streams_per_connection.to_string(),
+                ];
+            }
+        };
+        args.into_iter().map(str::to_owned).collect()
+    }
+
+    /// For a column heading: `h2, 10 WebSockets / connection`.
+    pub(crate) fn short(self) -> String {
+        match self {
+            Transport::H1 => "h1".to_owned(),
+            Transport::Wss => "wss".to_owned(),
+            Transport::H2 {
+                streams_per_connection: 1,
+            } => "h2".to_owned(),
+            Transport::H2 {
+                streams_per_connection,
+            } => format!("h2, {streams_per_connection} WebSockets / connection"),
+        }
+    }
+
+    /// For the report: `HTTP/2, 10 WebSockets per connection`.
+    pub(crate) fn describe(self) -> String {
+        match self {
+            Transport::H1 => "HTTP/1.1".to_owned(),
+            Transport::Wss => "HTTP/1.1 over TLS (wss)".to_owned(),
+            Transport::H2 {
+                streams_per_connection: 1,
+            } => "HTTP/2, 1 WebSocket per connection".to_owned(),
+            Transport::H2 {
+                streams_per_connection,
+            } => format!("HTTP/2, {streams_per_connection} WebSockets per connection"),
+        }
+    }
 }
 
 pub(crate) const SERVERS: &[Server] = &[
@@ -27,6 +93,7 @@ pub(crate) const SERVERS: &[Server] = &[
         package: "sockudo-ws",
         deflate: true,
         reference: false,
+        transport: Transport::H1,
     },
     Server {
         name: "tungstenite",
@@ -34,6 +101,7 @@ pub(crate) const SERVERS: &[Server] = &[
         package: "tokio-tungstenite",
         deflate: false,
         reference: false,
+        transport: Transport::H1,
     },
     Server {
         name: "fastwebsockets",
@@ -41,6 +109,7 @@ pub(crate) const SERVERS: &[Server] = &[
         package: "fastwebsockets",
         deflate: false,
         reference: false,
+        transport: Transport::H1,
     },
     Server {
         name: "tokio-websockets",
@@ -48,6 +117,7 @@ pub(crate) const SERVERS: &[Server] = &[
         package: "tokio-websockets",
         deflate: false,
         reference: false,
+        transport: Transport::H1,
     },
     // `echo_tokio_floor`: frames parsed by hand over a bare tokio `TcpStream`, no validation;
     // its instructions per message are what Tokio costs any server (see the example's docs).
@@ -57,12 +127,47 @@ pub(crate) const SERVERS: &[Server] = &[
         package: "tokio",
         deflate: false,
         reference: true,
+        transport: Transport::H1,
+    },
+    // Ours over the other transports: the same echo loop, the same workload.
+    Server {
+        name: "sockudo-wss",
+        example: "echo_sockudo_wss",
+        package: "sockudo-ws",
+        deflate: true,
+        reference: false,
+        transport: Transport::Wss,
+    },
+    Server {
+        name: "sockudo-h2",
+        example: "echo_sockudo_h2",
+        package: "sockudo-ws",
+        deflate: true,
+        reference: false,
+        transport: Transport::H2 {
+            streams_per_connection: 1,
+        },
+    },
+    Server {
+        name: "sockudo-h2-mux",
+        example: "echo_sockudo_h2",
+        package: "sockudo-ws",
+        deflate: true,
+        reference: false,
+        transport: Transport::H2 {
+            streams_per_connection: 10,
+        },
     },
 ];
 
-/// The servers run when `--servers` is not given: every WebSocket crate, no reference.
+/// The servers run when `--servers` is not given: every WebSocket crate over HTTP/1.1, no
+/// reference and none of our other transports.
 pub(super) fn default_servers() -> Vec<Server> {
-    SERVERS.iter().copied().filter(|s| !s.reference).collect()
+    SERVERS
+        .iter()
+        .copied()
+        .filter(|s| !s.reference && s.transport == Transport::H1)
+        .collect()
 }
 
 /// One load shape.

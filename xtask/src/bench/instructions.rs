@@ -129,7 +129,7 @@ pub(super) fn run(bench: &Bench, servers: &[Server], build: bool) -> Result<Exit
                 ];
                 let cmd = bench.command(0, &valgrind, &args);
                 let label = format!("callgrind-{}-{shape}-{m}", server.name);
-                let ir = profile_run(bench, &label, cmd, connections, size, m)
+                let ir = profile_run(bench, server, &label, cmd, connections, size, m)
                     .and_then(|()| total_ir(&file));
                 match ir {
                     Ok(ir) => {
@@ -264,6 +264,7 @@ fn pick_tracer() -> Option<Tracer> {
 /// ping-pong messages over `connections` connections and waits for it to exit cleanly.
 fn profile_run(
     bench: &Bench,
+    server: &Server,
     label: &str,
     cmd: Command,
     connections: usize,
@@ -272,7 +273,7 @@ fn profile_run(
 ) -> Result<(), String> {
     let server_log = bench.logs.join(format!("{label}.server.log"));
     let (mut guard, _pid, addr) = bench.start_server(label, cmd, &server_log)?;
-    let args = [
+    let mut args = [
         "--port",
         &addr.port().to_string(),
         "--mode",
@@ -284,7 +285,9 @@ fn profile_run(
         "--size",
         &size.to_string(),
     ]
-    .map(str::to_owned);
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(server.transport.loadgen_args());
     // Only that it ran to the end counts, not its figures.
     bench.loadgen::<serde::de::IgnoredAny>(
         &args,
@@ -342,7 +345,7 @@ fn syscall_run(
     args.push(bin.to_string_lossy().into_owned());
     args.extend(["--exit-after-messages".to_owned(), m.to_string()]);
     let cmd = bench.command(0, &program, &args);
-    profile_run(bench, label, cmd, connections, size, m)?;
+    profile_run(bench, server, label, cmd, connections, size, m)?;
     // The tracer writes its file as it exits, just after the server.
     let mut text = String::new();
     for _ in 0..50 {

@@ -24,11 +24,16 @@ memory.csv to target/bench-report/ and prints the table.
     --quick                   Smoke test: 1 round, 1 s warm-up, 2 s measured (explicit options
                               below still win)
     --cases NAME,...          Cases to run (default: all; see below)
-    --servers NAME,...        Servers to run (default: all but tokio-floor): sockudo,
-                              tungstenite, fastwebsockets, tokio-websockets, and tokio-floor,
-                              a reference run only when named (a bare Tokio echo that parses
-                              frames by hand and validates nothing: the floor under any Tokio
-                              server)
+    --servers NAME,...        Servers to run (default: all but tokio-floor and ours over the
+                              other transports): sockudo, tungstenite, fastwebsockets,
+                              tokio-websockets, and, run only when named: tokio-floor, a
+                              reference (a bare Tokio echo that parses frames by hand and
+                              validates nothing: the floor under any Tokio server);
+                              sockudo-wss (ours over TLS), sockudo-h2 (ours over HTTP/2, one
+                              WebSocket per connection) and sockudo-h2-mux (HTTP/2, 10
+                              WebSockets per connection), reported in a Transports table as
+                              ratios to sockudo (HTTP/1.1), e.g. --servers
+                              sockudo,sockudo-wss,sockudo-h2,sockudo-h2-mux
     --rounds R                Rounds (default: 3)
     --seconds S               Measured window of each run (default: 5)
     --warmup S                Warm-up of each run (default: 2)
@@ -230,7 +235,22 @@ mod tests {
                 "fastwebsockets",
                 "tokio-websockets"
             ],
-            "the reference stays out of the defaults"
+            "the reference and the other transports stay out of the defaults"
+        );
+        let o = parse(&["--servers", "sockudo,sockudo-wss,sockudo-h2,sockudo-h2-mux"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            o.servers
+                .iter()
+                .map(|s| s.transport.loadgen_args().join(" "))
+                .collect::<Vec<_>>(),
+            [
+                "",
+                "--transport wss",
+                "--transport h2 --streams-per-connection 1",
+                "--transport h2 --streams-per-connection 10"
+            ]
         );
         assert!(
             SERVERS

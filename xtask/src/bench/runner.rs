@@ -203,6 +203,7 @@ pub(super) fn run_case(
     if case.deflate {
         args.push("--deflate".to_owned());
     }
+    args.extend(server.transport.loadgen_args());
     let timeout = Duration::from_secs_f64(opts.warmup + opts.seconds + 60.0);
     let result = bench.loadgen(
         &args,
@@ -234,7 +235,7 @@ pub(super) fn memory_test(
     let server_log = bench.logs.join(format!("{stem}.server.log"));
     let cmd = bench.command(0, &Bench::server_bin(&bench.target, server), &[]);
     let (mut guard, pid, addr) = bench.start_server(server.name, cmd, &server_log)?;
-    let args = [
+    let mut args = [
         "--port",
         &addr.port().to_string(),
         "--mode",
@@ -244,7 +245,9 @@ pub(super) fn memory_test(
         "--server-pid",
         &pid.to_string(),
     ]
-    .map(str::to_owned);
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(server.transport.loadgen_args());
     let timeout = Duration::from_secs(60 + connections as u64 / 100);
     let memory: Memory = bench.loadgen(
         &args,

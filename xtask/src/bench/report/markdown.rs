@@ -92,6 +92,16 @@ impl Report<'_> {
              splits the time by sampling at its timer tick, so the split is coarse in short runs; \
              over several rounds it is that of the round with the median total.\n\n",
         );
+        if self.has_transports() {
+            md.push_str(
+                "## Transports\n\n\
+                 Ours over TLS and HTTP/2 against ours over HTTP/1.1 (`sockudo`) on the same \
+                 cases, as ratios to HTTP/1.1. A case's connections are its WebSockets: over \
+                 HTTP/2 with K per connection they share connections / K TCP connections.\n\n",
+            );
+            md.push_str(&self.transports_table(summaries));
+            md.push('\n');
+        }
         md.push_str("Cases:\n");
         for c in self.cases {
             let _ = writeln!(md, "- `{}`: {}", c.name, c.describe());

@@ -20,6 +20,7 @@ mod markdown;
 pub(super) mod readme;
 mod stats;
 mod svg;
+mod transports;
 
 pub(crate) use format::{outcome_line, thousands};
 pub(crate) use machine::{Machine, versions};
@@ -38,14 +39,18 @@ pub(crate) struct Report<'a> {
 }
 
 impl Report<'_> {
-    /// Writes report.md, chart.svg, results.json, results.csv and memory.csv to `dir`; returns
-    /// the markdown.
+    /// Writes report.md, readme-table.md, transports-table.md (empty without other transports),
+    /// chart.svg, results.json, results.csv and memory.csv to `dir`; returns the markdown.
     pub(crate) fn write(&self, dir: &Path) -> Result<String, String> {
         let summaries = summarize(self.cases, self.servers, self.runs);
         let md = self.markdown(&summaries);
         let files = [
             ("report.md", md.clone()),
             ("readme-table.md", self.readme_table(&summaries)),
+            (
+                "transports-table.md",
+                self.transports_readme_table(&summaries),
+            ),
             ("chart.svg", self.svg(&summaries)),
             ("results.json", json::render(self, &summaries)),
             ("results.csv", self.csv()),

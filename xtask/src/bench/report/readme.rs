@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
+use super::super::catalog::Transport;
 use super::super::{Case, OURS, Server};
 use super::format::{cpu_cell, thousands};
 use super::{Report, Summary};
@@ -13,8 +14,13 @@ impl Report<'_> {
     /// The README's performance table: per case our median msg/s, each peer's as a ratio to
     /// ours, and the server CPU per million messages of ours and of each peer; then the
     /// memory per idle connection. `--update-readme` puts it between the README's markers.
+    /// Ours over other transports are not peers: they are in the Transports table.
     pub(crate) fn readme_table(&self, summaries: &[Summary]) -> String {
-        let peers: Vec<&Server> = self.servers.iter().filter(|s| s.name != OURS).collect();
+        let peers: Vec<&Server> = self
+            .servers
+            .iter()
+            .filter(|s| s.name != OURS && s.transport == Transport::H1)
+            .collect();
         let find = |case: &Case, server: &str| {
             summaries
                 .iter()
@@ -94,7 +100,7 @@ impl Report<'_> {
     }
 
     /// "3 rounds" (the most any case had).
-    fn rounds_text(&self) -> String {
+    pub(super) fn rounds_text(&self) -> String {
         let rounds = self.runs.iter().map(|r| r.round + 1).max().unwrap_or(0);
         format!("{rounds} round{}", if rounds == 1 { "" } else { "s" })
     }
