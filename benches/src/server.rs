@@ -97,11 +97,18 @@ pub fn announce(name: &str, addr: std::net::SocketAddr) {
 /// Counts one echoed message; exits the process (status 0) when it is the last one that
 /// `--exit-after-messages` allows. Call it after the echo was written (flushed).
 pub fn echoed() {
-    let n = ECHOED.fetch_add(1, Ordering::Relaxed) + 1;
-    let limit = EXIT_AFTER.load(Ordering::Relaxed);
-    if limit != 0 && n >= limit {
+    if count_echo() {
         std::process::exit(0);
     }
+}
+
+/// Counts one echoed message: whether it was the last one `--exit-after-messages` allows.
+/// For a server whose `send` returns before the bytes reach the socket (HTTP/2: a connection
+/// task writes them), which must let them out before it exits.
+pub fn count_echo() -> bool {
+    let n = ECHOED.fetch_add(1, Ordering::Relaxed) + 1;
+    let limit = EXIT_AFTER.load(Ordering::Relaxed);
+    limit != 0 && n >= limit
 }
 
 #[cfg(test)]
