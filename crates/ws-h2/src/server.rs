@@ -4,6 +4,7 @@ use crate::{Error, H2Stream};
 use bytes::{Bytes, BytesMut};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, sleep_until, timeout};
 use ws_proto::handshake::{
@@ -27,8 +28,9 @@ use ws_tokio::WebSocketStream;
 /// (`SETTINGS_MAX_HEADER_LIST_SIZE`), `max_handshake_headers`, `write_buffer_size` (the most
 /// each stream queues in HTTP/2 beyond the WebSocket's own buffer), `handshake_timeout` (the
 /// connection preface, and the wait for the first WebSocket), `idle_timeout` (a connection
-/// with no WebSocket open this long is closed with GOAWAY) and `close_timeout` (the wait for
-/// that GOAWAY to go out).
+/// on which no WebSocket handler has run for this long is closed with GOAWAY, within twice
+/// that; so is one whose peer stopped reading, once its WebSockets have failed their
+/// `send_timeout`) and `close_timeout` (the wait for that GOAWAY to go out).
 ///
 /// ```no_run
 /// use ws_h2::H2WebSocketServer;
@@ -189,9 +191,17 @@ impl H2WebSocketServer {
             .await
             .map_err(|_| Error::HandshakeTimeout)??;
         // Until the first WebSocket, the connection has `handshake_timeout`; then it lives
-        // while it carries WebSockets, and is closed once it has carried none for
-        // `idle_timeout` (sampled every `idle_timeout`, so within twice that).
+        // while a handler runs, and is closed once none has run for `idle_timeout` (sampled
+        // every `idle_timeout`, so within twice that). Handlers, not h2's open streams: a
+        // peer that stops reading the connection keeps streams open (their last frames
+        // unsent) after every WebSocket on them failed its `send_timeout`.
         let idle = config.idle_timeout;
+        let recheck = if idle.is_zero() {
+            config.handshake_timeout
+        } else {
+            idle
+        };
+        let live = LiveHandlers::default();
         let mut deadline = Instant::now() + config.handshake_timeout;
         let mut opened_any = false;
         let mut closing = false;
@@ -201,8 +211,19 @@ impl H2WebSocketServer {
                     None => return Ok(()),
                     Some(Err(e)) => return Err(e.into()),
                     Some(Ok((request, respond))) => {
-                        opened_any |=
-                            self.respond(request, respond, &wrap, &mut callback, &mut handler);
+                        let opened = self.respond(
+                            request,
+                            respond,
+                            &wrap,
+                            &mut callback,
+                            &mut handler,
+                            &live,
+                        );
+                        if opened && !opened_any && !closing {
+                            // From the first WebSocket on, the check runs every idle period.
+                            opened_any = true;
+                            deadline = Instant::now() + recheck;
+                        }
                     }
                 },
                 () = sleep_until(deadline) => {
@@ -210,9 +231,9 @@ impl H2WebSocketServer {
                         // The GOAWAY did not get out within close_timeout: drop the connection.
                         return Ok(());
                     }
-                    let keep = conn.has_streams() || (opened_any && idle.is_zero());
+                    let keep = live.running() || (opened_any && idle.is_zero());
                     if keep {
-                        deadline = Instant::now() + if idle.is_zero() { config.handshake_timeout } else { idle };
+                        deadline = Instant::now() + recheck;
                     } else {
                         conn.graceful_shutdown();
                         closing = true;
@@ -232,6 +253,7 @@ impl H2WebSocketServer {
         wrap: &W,
         callback: &mut C,
         handler: &mut H,
+        live: &LiveHandlers,
     ) -> bool
     where
         T: AsyncRead + AsyncWrite + Unpin,
@@ -282,7 +304,12 @@ impl H2WebSocketServer {
                     negotiated.extension,
                 );
                 ws.set_subprotocol(negotiated.subprotocol);
-                tokio::spawn(handler(ws, req));
+                let running = live.start();
+                let handling = handler(ws, req);
+                tokio::spawn(async move {
+                    handling.await;
+                    drop(running);
+                });
                 true
             }
             Err(refusal) => {
@@ -294,5 +321,29 @@ impl H2WebSocketServer {
                 false
             }
         }
+    }
+}
+
+/// How many WebSocket handlers of a connection are running.
+#[derive(Default)]
+struct LiveHandlers(Arc<AtomicUsize>);
+
+/// One running handler; dropped when it ends (or its task is cancelled or panics).
+struct Running(Arc<AtomicUsize>);
+
+impl LiveHandlers {
+    fn start(&self) -> Running {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Running(Arc::clone(&self.0))
+    }
+
+    fn running(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -908,3 +908,70 @@ async fn a_send_blocked_on_the_window_fails_with_connection_reset_when_the_peer_
     })
     .await;
 }
+
+/// A peer that stops reading the connection altogether (its TCP receive window fills): the
+/// WebSocket's send fails at `send_timeout` as over TCP, and then the connection, which can
+/// carry nothing more, is closed (GOAWAY, `close_timeout`) instead of lingering with its
+/// unflushed streams.
+#[tokio::test]
+async fn a_peer_that_stops_reading_the_connection_is_let_go() {
+    within(async {
+        let config = Config::builder()
+            .send_timeout(Duration::from_millis(300))
+            .idle_timeout(Duration::from_millis(400))
+            .close_timeout(Duration::from_millis(200))
+            .build();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (error_tx, error_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut error_tx = Some(error_tx);
+            H2WebSocketServer::new(config)
+                .serve(tcp, move |mut ws, _| {
+                    let error_tx = error_tx.take().unwrap();
+                    async move {
+                        let chunk = Message::binary(payload(16 << 10, 1));
+                        let error = loop {
+                            if let Err(e) = ws.send(chunk.clone()).await {
+                                break e;
+                            }
+                        };
+                        let _ = error_tx.send(error);
+                    }
+                })
+                .await
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (client, mut conn) = h2::client::Builder::new()
+            .initial_window_size(8 << 20)
+            .initial_connection_window_size(8 << 20)
+            .handshake::<_, Bytes>(tcp)
+            .await
+            .unwrap();
+        let (freeze_tx, freeze_rx) = tokio::sync::oneshot::channel::<()>();
+        let frozen = tokio::spawn(async move {
+            tokio::select! {
+                _ = &mut conn => {}
+                _ = freeze_rx => {}
+            }
+            // Held, never polled again: the socket stays open and unread.
+            tokio::time::sleep(TEST_TIMEOUT).await;
+            drop(conn);
+        });
+        let mut client = client.ready().await.unwrap();
+        let (response, _send) = client
+            .send_request(connect_request("/", Some("websocket"), "13"), false)
+            .unwrap();
+        assert_eq!(response.await.unwrap().status(), 200);
+        let _ = freeze_tx.send(());
+        let error = error_rx.await.unwrap();
+        assert_eq!(error.timeout_kind(), Some(TimeoutKind::Send), "{error}");
+        let served = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the server still holds a connection that can carry nothing");
+        assert!(served.unwrap().is_ok());
+        frozen.abort();
+    })
+    .await;
+}
