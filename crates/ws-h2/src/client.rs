@@ -2,6 +2,7 @@
 
 use crate::{Error, H2Stream};
 use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use ws_proto::handshake::{ClientOptions, extended_connect_request, parse_ws_url};
@@ -68,12 +69,22 @@ impl H2WebSocketClient {
             .max_concurrent_streams(c.http2_max_streams)
             .max_header_list_size(u32::try_from(c.max_handshake_header_bytes).unwrap_or(u32::MAX))
             .max_send_buffer_size(c.write_buffer_size);
+        let (lease, released) = tokio::sync::oneshot::channel::<()>();
+        let close_timeout = c.close_timeout;
         let ready = async {
             let (send_request, mut connection) = builder.handshake::<_, Bytes>(io).await?;
             let mut ping = connection.ping_pong();
             tokio::spawn(async move {
-                // Its error reaches every stream and handle; nothing more to report here.
-                let _ = connection.await;
+                // The connection ends by itself once every handle and stream is gone and its
+                // last frames are out; a server that stops reading would keep it forever, so
+                // from the moment nothing of ours uses it, it has `close_timeout` to end.
+                // Its errors reach every stream and handle; nothing more to report here.
+                tokio::pin!(connection);
+                tokio::select! {
+                    _ = &mut connection => return,
+                    _ = released => {}
+                }
+                let _ = timeout(close_timeout, connection).await;
             });
             // The server's SETTINGS is the first frame it sends (RFC 9113 section 3.4), so once
             // a PING is answered, its settings are known.
@@ -91,6 +102,7 @@ impl H2WebSocketClient {
         Ok(H2Connection {
             send_request,
             config: self.config.clone(),
+            lease: Arc::new(Lease(lease)),
         })
     }
 
@@ -123,7 +135,14 @@ impl H2WebSocketClient {
 pub struct H2Connection {
     send_request: h2::client::SendRequest<Bytes>,
     config: Config,
+    /// Held by every clone and every WebSocket opened here: when the last one goes, the
+    /// connection's task starts its `close_timeout`.
+    lease: Arc<Lease>,
 }
+
+/// Dropping the last reference tells the connection's task that nothing uses it any more.
+#[derive(Debug)]
+pub(crate) struct Lease(#[allow(dead_code)] tokio::sync::oneshot::Sender<()>);
 
 impl H2Connection {
     /// Opens a WebSocket to `url` (`ws://` or `wss://host[:port]/path`: its authority and path
@@ -183,7 +202,7 @@ impl H2Connection {
             let response = http::Response::from_parts(parts, ());
             let accepted = handshake.validate_response(&response, options.negotiator)?;
             let mut ws = WebSocketStream::from_parts(
-                H2Stream::new(send, body),
+                H2Stream::new(send, body).with_lease(Arc::clone(&self.lease)),
                 Role::Client,
                 config.clone(),
                 BytesMut::new(),

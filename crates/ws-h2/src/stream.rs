@@ -1,9 +1,11 @@
 //! [`H2Stream`]: one HTTP/2 stream as a byte pipe (`AsyncRead + AsyncWrite`).
 
+use crate::client::Lease;
 use bytes::Bytes;
 use h2::{RecvStream, SendStream};
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -35,6 +37,9 @@ pub struct H2Stream {
     read_done: bool,
     /// This side sent END_STREAM or reset the stream.
     write_done: bool,
+    /// A client stream keeps its connection's task from its final countdown (see
+    /// `H2Connection`).
+    _lease: Option<Arc<Lease>>,
 }
 
 impl std::fmt::Debug for H2Stream {
@@ -58,7 +63,13 @@ impl H2Stream {
             pending: Bytes::new(),
             read_done: false,
             write_done: false,
+            _lease: None,
         }
+    }
+
+    pub(crate) fn with_lease(mut self, lease: Arc<Lease>) -> Self {
+        self._lease = Some(lease);
+        self
     }
 
     /// The HTTP/2 stream identifier.

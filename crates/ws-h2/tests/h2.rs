@@ -975,3 +975,64 @@ async fn a_peer_that_stops_reading_the_connection_is_let_go() {
     })
     .await;
 }
+
+/// The client's side of the same: a server that stops reading the connection. The WebSocket
+/// fails at `send_timeout`; once it and the connection handle are dropped, the connection's
+/// task (which would wait forever to flush its last frames) ends within `close_timeout`.
+#[tokio::test(flavor = "current_thread")]
+async fn the_client_lets_go_of_a_server_that_stopped_reading() {
+    within(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (frozen_tx, frozen_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut builder = h2::server::Builder::new();
+            // Windows wide enough that the client's writes fill the TCP buffers, not the
+            // windows: its last frames then cannot be written at all.
+            builder
+                .enable_connect_protocol()
+                .initial_window_size(64 << 20)
+                .initial_connection_window_size(64 << 20);
+            let mut conn = builder.handshake::<_, Bytes>(tcp).await.unwrap();
+            let (_request, mut respond) = conn.accept().await.unwrap().unwrap();
+            let _send = respond
+                .send_response(http::Response::new(()), false)
+                .unwrap();
+            // Flush the response, then never poll the connection again.
+            let _ = tokio::time::timeout(Duration::from_millis(100), conn.accept()).await;
+            let _ = frozen_tx.send(());
+            tokio::time::sleep(TEST_TIMEOUT).await;
+            drop(conn);
+        });
+        let config = Config::builder()
+            .send_timeout(Duration::from_millis(300))
+            .close_timeout(Duration::from_millis(200))
+            .build();
+        let conn = connect(addr, config).await;
+        let mut ws = conn.open_websocket(&url(addr, "/"), &[]).await.unwrap();
+        frozen_rx.await.unwrap();
+        let chunk = Message::binary(payload(16 << 10, 2));
+        let error = loop {
+            if let Err(e) = ws.send(chunk.clone()).await {
+                break e;
+            }
+        };
+        assert_eq!(error.timeout_kind(), Some(TimeoutKind::Send), "{error}");
+        drop(ws);
+        drop(conn);
+        // The frozen server's task is the only one left once the connection's task has ended.
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while metrics.num_alive_tasks() > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            metrics.num_alive_tasks(),
+            1,
+            "the client's connection task outlived close_timeout"
+        );
+        server.abort();
+    })
+    .await;
+}
