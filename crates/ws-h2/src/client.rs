@@ -130,7 +130,8 @@ impl H2WebSocketClient {
 
 /// An HTTP/2 connection that carries WebSockets: clone it freely, each clone opens streams
 /// on the same connection. The connection ends when every handle and every WebSocket opened
-/// on it are dropped.
+/// on it are dropped, once its last frames are out, or `close_timeout` after that if the
+/// server does not take them.
 #[derive(Clone, Debug)]
 pub struct H2Connection {
     send_request: h2::client::SendRequest<Bytes>,
